@@ -1,0 +1,1 @@
+"""Runnable experiments built on tinygrad_hw: ``python -m models list``."""

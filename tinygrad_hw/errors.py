@@ -1,0 +1,47 @@
+"""The library's own exception types.
+
+Every mistake a user can make with the public API ends in one of these, with a message that
+names the op and the offending shapes, dtypes or arguments. Each also subclasses the builtin
+exception a Python user would reach for (ValueError, TypeError, ...), so ``except ValueError``
+keeps working.
+"""
+
+
+class TinygradHWError(Exception):
+    """Base class of every error raised on purpose by tinygrad_hw."""
+
+
+class ShapeError(TinygradHWError, ValueError):
+    """Operand shapes do not fit the op: broadcasting, matmul, reshape, axis out of range."""
+
+
+class BadIndexError(ShapeError, IndexError):
+    """An index is out of range or of a kind numpy cannot index with (also an IndexError)."""
+
+
+class DTypeError(TinygradHWError, TypeError):
+    """Data of a kind the op cannot use: integers that require grad, strings, objects."""
+
+
+class ArgumentError(TinygradHWError, ValueError):
+    """An argument has a bad value: a negative learning rate, an unknown reduction, ..."""
+
+
+class GraphError(TinygradHWError, RuntimeError):
+    """Misuse of the recorded graph: backward twice through a freed graph, or with no graph."""
+
+
+class GradcheckError(TinygradHWError, AssertionError):
+    """The tape's gradient disagrees with central finite differences."""
+
+
+class AnomalyError(TinygradHWError, FloatingPointError):
+    """Under ``detect_anomaly()``, an op produced NaN or inf."""
+
+
+class DataError(TinygradHWError, ValueError):
+    """A data set or checkpoint file is corrupt, truncated or of the wrong format."""
+
+
+class MissingDataError(TinygradHWError, FileNotFoundError):
+    """A data set or checkpoint is not where it was looked for; the message says how to get it."""

@@ -1,0 +1,100 @@
+"""gradcheck: the tape's gradients against central finite differences, in float64."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.autodiff import no_grad
+from tinygrad_hw.errors import DTypeError, GradcheckError, ShapeError
+from tinygrad_hw.tensor import Tensor
+
+
+def _as_float64_inputs(inputs: tuple[Any, ...]) -> list[Any]:
+    """Float64 copies of the tensor inputs (keeping requires_grad); other arguments as given."""
+    copies = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            data = x.data.astype(np.float64) if x.requires_grad else x.data
+            copies.append(Tensor(np.array(data, copy=True), requires_grad=x.requires_grad))
+        else:
+            copies.append(x)
+    return copies
+
+
+def _evaluate(fn: Callable[..., Tensor], inputs: list[Any]) -> Tensor:
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise DTypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    return out
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> bool:
+    """Check ``fn``'s tape gradients for every input that requires grad.
+
+    The output is projected on a random cotangent v (so a non-scalar output checks a random
+    combination of Jacobian rows, and a transposed vjp cannot hide behind an all-ones
+    gradient): the tape's vjp(v) must match the central difference
+    (<v, f(x + eps e_i)> - <v, f(x - eps e_i)>) / (2 eps) for every element i, within
+    ``atol + rtol * |numeric|``. Returns True or raises GradcheckError naming the input, the
+    worst element, both values and the error.
+    """
+    tensors = _as_float64_inputs(inputs)
+    checked = [i for i, x in enumerate(tensors) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise GradcheckError("gradcheck: no input has requires_grad=True, nothing to check")
+    out = _evaluate(fn, tensors)
+    v = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(v.astype(out.dtype))
+    for i in checked:
+        analytic = tensors[i].grad if tensors[i].grad is not None else np.zeros(tensors[i].shape)
+        numeric = _numeric_gradient(fn, tensors, i, v, eps)
+        _compare(i, analytic, numeric, atol, rtol)
+    return True
+
+
+def _numeric_gradient(
+    fn: Callable[..., Tensor], tensors: list[Any], index: int, v: np.ndarray, eps: float
+) -> np.ndarray:
+    """d<v, fn(...)>/d(input index) by central differences, one element at a time."""
+    x = tensors[index].data
+    numeric = np.zeros(x.shape)
+    with no_grad():
+        for position in np.ndindex(x.shape):
+            original = x[position]
+            x[position] = original + eps
+            plus = np.sum(v * _evaluate(fn, tensors).data)
+            x[position] = original - eps
+            minus = np.sum(v * _evaluate(fn, tensors).data)
+            x[position] = original
+            numeric[position] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float):
+    if analytic.shape != numeric.shape:
+        raise ShapeError(
+            f"gradcheck: input {index}'s gradient has shape {analytic.shape}, "
+            f"expected {numeric.shape}"
+        )
+    error = np.abs(analytic - numeric)
+    excess = error - (atol + rtol * np.abs(numeric))
+    bad = ~(excess <= 0)  # NaN counts as a failure
+    if not bad.any():
+        return
+    worst = np.unravel_index(
+        np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -1)), error.shape
+    )
+    raise GradcheckError(
+        f"gradcheck: input {index} (shape {analytic.shape}): gradient wrong at element "
+        f"{tuple(int(w) for w in worst)}: tape {analytic[worst]!r}, finite differences "
+        f"{numeric[worst]!r}, error {error[worst]!r} > atol {atol} + rtol {rtol} * |numeric|; "
+        f"{int(bad.sum())} of {bad.size} elements fail"
+    )
