@@ -73,7 +73,6 @@ class Node:
         self.vjps = vjps  # None once the graph has been freed by backward()
         self.sink = sink  # leaves only: weakref to the owner that receives the gradient
         self.site = call_site() if _Mode.detect_anomaly else None
-        self.input_shapes = tuple(p.shape for p in parents if p is not None)
 
     @classmethod
     def leaf(cls, owner: Any, shape: tuple[int, ...], dtype: Any) -> "Node":
@@ -111,7 +110,7 @@ def _check_backward(node: Node, index: int, cotangent: ndarray) -> None:
     if not all_finite(cotangent):
         raise AnomalyError(
             f"backward of op '{node.op}' produced NaN or inf in the gradient of input {index} "
-            f"(input shapes {node.input_shapes}, output shape {node.shape}), op created at "
+            f"(output shape {node.shape}, gradient shape {cotangent.shape}), op created at "
             f"{node.site or '<unknown: enable detect_anomaly before the forward pass>'}"
         )
 

@@ -20,12 +20,15 @@ def _reduce(per_sample: np.ndarray, reduction: str) -> tuple[np.ndarray, float]:
 
 def cross_entropy_labels(logits: np.ndarray, labels: np.ndarray, reduction: str) -> Forward:
     """-log softmax(z)[y] over rows of (N, K) logits and integer labels (N,)."""
-    logp, _ = log_softmax(logits, axis=-1)
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = np.sum(e, axis=-1, keepdims=True)
     rows = np.arange(logits.shape[0])
-    loss, scale = _reduce(-logp[rows, labels], reduction)
+    # -log p[y] = log sum e - shifted[y]: one exp for forward and backward alike
+    loss, scale = _reduce(np.log(total[:, 0]) - shifted[rows, labels], reduction)
 
     def grad_logits(g: np.ndarray) -> np.ndarray:
-        dz = np.exp(logp)
+        dz = e / total
         dz[rows, labels] -= 1
         dz *= g * scale
         return dz
