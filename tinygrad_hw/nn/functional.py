@@ -1,0 +1,283 @@
+"""Losses and metrics: ``from tinygrad_hw.nn import functional as F``.
+
+Each loss checks its inputs first (shapes, dtypes, label ranges, the reduction) and raises
+the library's own errors with the offending values, because a wrong-shaped target is the most
+common silent bug in a training script: (N, 1) minus (N,) broadcasts to (N, N) without a word.
+
+The softmax and sigmoid cross-entropies are the fused primitives of ``tinygrad_hw.ops``
+(forward from log_softmax / softplus, never the log of a softmax or sigmoid; backward in
+closed form). The other losses are short compositions of Tensor ops.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw import ops
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.tensor import Tensor, _record
+
+REDUCTIONS = ("mean", "sum")
+# Probabilities are clamped to [BCE_EPS, 1] inside the logs of binary_cross_entropy. float32
+# cannot resolve 1 - p below ~6e-8 anyway, and log(1e-7) = -16.1 caps each element's loss.
+BCE_EPS = 1e-7
+
+
+# --------------------------------------------------------------------------- checks
+def _float_tensor(op: str, name: str, value: Any) -> Tensor:
+    tensor = value if isinstance(value, Tensor) else Tensor(_as_array(op, name, value))
+    if not np.issubdtype(tensor.dtype, np.floating):
+        raise DTypeError(
+            f"{op}: {name} must be floating point, got dtype {tensor.dtype} "
+            f"(cast with .astype(np.float32))"
+        )
+    return tensor
+
+
+def _as_array(op: str, name: str, value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        raise DTypeError(f"{op}: cannot read {name} as an array: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(f"{op}: {name} must be numeric, got dtype {array.dtype}")
+    return array
+
+
+def _check_reduction(op: str, reduction: Any) -> None:
+    if reduction not in REDUCTIONS:
+        raise ArgumentError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _check_nonempty(op: str, name: str, tensor: Tensor) -> None:
+    if tensor.size == 0:
+        raise ShapeError(
+            f"{op}: {name} is empty (shape {tensor.shape}): an empty batch has no loss"
+        )
+
+
+def _rows(op: str, logits: Tensor) -> tuple[int, int]:
+    """(N, K) of 2-D logits with N >= 1 examples and K >= 1 classes."""
+    if logits.ndim != 2:
+        raise ShapeError(f"{op}: logits must be 2-D (N, K), got shape {logits.shape}")
+    _check_nonempty(op, "logits", logits)
+    return logits.shape
+
+
+def _same_shape_target(op: str, name: str, value: Any, like: Tensor) -> Tensor:
+    """``value`` as a Tensor of ``like``'s shape and dtype (a constant is cast; a Tensor that
+    requires grad must already have the dtype, since casting would cut its gradient)."""
+    if isinstance(value, Tensor) and value.requires_grad:
+        if value.dtype != like.dtype:
+            raise DTypeError(f"{op}: {name} has dtype {value.dtype}, the input {like.dtype}")
+        target = value
+    else:
+        target = Tensor(_as_array(op, name, value).astype(like.dtype, copy=False))
+    if target.shape != like.shape:
+        raise ShapeError(
+            f"{op}: input has shape {like.shape} and {name} shape {target.shape}; they must be "
+            "equal (reshape one: broadcasting (N, 1) against (N,) would compare every pair)"
+        )
+    return target
+
+
+def _check_in_unit_interval(op: str, name: str, array: np.ndarray, hint: str = "") -> None:
+    if array.size and not (np.all(array >= 0) and np.all(array <= 1)):
+        raise ArgumentError(
+            f"{op}: {name} must lie in [0, 1], got values in "
+            f"[{np.min(array)!r}, {np.max(array)!r}]{hint}"
+        )
+
+
+def _class_indices(op: str, labels: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Integer labels of shape (N,), each in [0, K)."""
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(
+            f"{op}: labels of shape {labels.shape} have dtype {labels.dtype}; pass integer "
+            f"class indices of shape ({n},) (labels.astype(np.int64)) or one-hot/probability "
+            f"targets of shape ({n}, {k})"
+        )
+    if labels.shape != (n,):
+        raise ShapeError(f"{op}: labels have shape {labels.shape}, logits {(n, k)}: need ({n},)")
+    bad = (labels < 0) | (labels >= k)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ArgumentError(
+            f"{op}: label {labels[i]} at position {i} is out of range for K={k} classes "
+            f"(labels must lie in [0, {k}))"
+        )
+    return labels
+
+
+# --------------------------------------------------------------------------- losses
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of (N, K) logits.
+
+    With integer labels y of shape (N,): loss_i = -log softmax(z_i)[y_i]; with targets t of
+    shape (N, K) (one-hot or probabilities): loss_i = -sum_k t_ik log softmax(z_i)_k. The
+    result is the mean (or sum) over i; the gradient is (softmax(z) - t) / N for the mean.
+    Targets that are a Tensor with requires_grad also receive a gradient (-log softmax / N).
+    """
+    op = "cross_entropy"
+    logits = _float_tensor(op, "logits", logits)
+    _check_reduction(op, reduction)
+    n, k = _rows(op, logits)
+    label_array = _as_array(op, "labels", labels)
+    if label_array.ndim == 2:
+        targets = _same_shape_target(op, "targets", labels, logits)
+        loss, vjps = ops.cross_entropy_targets(logits.data, targets.data, reduction)
+        return _record(op, loss, vjps, (logits, targets))
+    if label_array.ndim != 1:
+        raise ShapeError(
+            f"{op}: labels must have shape ({n},) or ({n}, {k}), got {label_array.shape}"
+        )
+    indices = _class_indices(op, label_array, n, k)
+    loss, (grad_logits, _) = ops.cross_entropy_labels(logits.data, indices, reduction)
+    return _record(op, loss, (grad_logits,), (logits,))
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """-(t log s(z) + (1 - t) log(1 - s(z))) with s the sigmoid, from the logits z.
+
+    Computed as softplus(z) - t z, so it stays finite for |z| = 1e4 where s(z) rounds to 0
+    or 1; the gradient is (s(z) - t) / size for the mean. Targets must lie in [0, 1] and have
+    the logits' shape.
+    """
+    op = "binary_cross_entropy_with_logits"
+    logits = _float_tensor(op, "logits", logits)
+    _check_reduction(op, reduction)
+    targets = _same_shape_target(op, "targets", targets, logits)
+    _check_nonempty(op, "logits", logits)
+    _check_in_unit_interval(op, "targets", targets.data)
+    loss, vjps = ops.binary_cross_entropy_with_logits(logits.data, targets.data, reduction)
+    return _record(op, loss, vjps, (logits, targets))
+
+
+def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) from probabilities p in [0, 1].
+
+    Both log arguments are clamped to [BCE_EPS, 1] (BCE_EPS = 1e-7), so p = 0 or 1 gives a
+    large finite loss (at most -log(1e-7) = 16.1 per element) instead of inf, and no gradient
+    flows through a clamped value. Prefer binary_cross_entropy_with_logits, which needs no
+    clamp and keeps the gradient of saturated predictions.
+    """
+    op = "binary_cross_entropy"
+    probs = _float_tensor(op, "probs", probs)
+    _check_reduction(op, reduction)
+    targets = _same_shape_target(op, "targets", targets, probs)
+    _check_nonempty(op, "probs", probs)
+    hint = " (logits? use binary_cross_entropy_with_logits)"
+    _check_in_unit_interval(op, "probs", probs.data, hint)
+    _check_in_unit_interval(op, "targets", targets.data)
+    log_p = probs.clip(BCE_EPS, 1.0).log()
+    log_not_p = (1.0 - probs).clip(BCE_EPS, 1.0).log()
+    per_element = -(targets * log_p + (1.0 - targets) * log_not_p)
+    return per_element.mean() if reduction == "mean" else per_element.sum()
+
+
+def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """mean (or sum) of (pred - target)^2 over all elements; shapes must be equal."""
+    op = "mse_loss"
+    pred = _float_tensor(op, "pred", pred)
+    _check_reduction(op, reduction)
+    target = _same_shape_target(op, "target", target, pred)
+    _check_nonempty(op, "pred", pred)
+    diff = pred - target
+    squared = diff * diff
+    return squared.mean() if reduction == "mean" else squared.sum()
+
+
+def l2_penalty(params: Iterable[Tensor] | Tensor, weight: float = 1.0) -> Tensor:
+    """weight * sum over params of sum(p^2).
+
+    Seed 004's ``reg * sum(W^2)`` is ``l2_penalty(ws, reg)``; the (lambda / 2) ||w||^2 of
+    seed 002 is ``l2_penalty([w], lam / 2)``. Its gradient is 2 * weight * p.
+    """
+    op = "l2_penalty"
+    weight = _nonnegative_number(op, "weight", weight)
+    tensors = [params] if isinstance(params, Tensor) else _tensor_list(op, params)
+    total = None
+    for tensor in tensors:
+        square_sum = (tensor * tensor).sum()
+        total = square_sum if total is None else total + square_sum
+    return total * weight
+
+
+def _tensor_list(op: str, params: Any) -> list[Tensor]:
+    try:
+        tensors = list(params)
+    except TypeError:
+        raise DTypeError(
+            f"{op}: params must be a Tensor or an iterable of Tensors (e.g. "
+            f"model.parameters()), got {type(params).__name__}"
+        ) from None
+    if not tensors:
+        raise ArgumentError(f"{op}: got no parameters (an already consumed generator?)")
+    for i, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise DTypeError(f"{op}: params[{i}] is a {type(tensor).__name__}, not a Tensor")
+    return tensors
+
+
+def _nonnegative_number(op: str, name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DTypeError(f"{op}: {name} must be a number, got {value!r:.60}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ArgumentError(f"{op}: {name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+# --------------------------------------------------------------------------- metrics
+def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
+    """Integer labels of any shape -> array of shape labels.shape + (num_classes,) with a 1 at
+    each label's position; labels outside [0, num_classes) raise ArgumentError."""
+    try:
+        k = operator.index(num_classes)
+    except TypeError:
+        raise DTypeError(f"one_hot: num_classes must be an int, got {num_classes!r}") from None
+    if k < 1:
+        raise ArgumentError(f"one_hot: num_classes must be >= 1, got {k}")
+    labels = _as_array("one_hot", "labels", labels)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    bad = (labels < 0) | (labels >= k)
+    if bad.any():
+        value = labels[np.unravel_index(np.argmax(bad), labels.shape)]
+        raise ArgumentError(f"one_hot: label {value} is out of range for {k} classes [0, {k})")
+    return np.eye(k, dtype=dtype)[labels]
+
+
+def accuracy(logits_or_probs: Any, labels: Any, threshold: float | None = None) -> float:
+    """Fraction of rows whose predicted class equals the label.
+
+    Scores of shape (N, K), K >= 2: the prediction is the argmax of each row (the same for
+    logits and probabilities). Binary scores of shape (N,) or (N, 1): the prediction is
+    ``score > threshold``, which must be given (0.5 for probabilities, 0.0 for logits).
+    Labels are integers of shape (N,) (or (N, 1) for binary), or one-hot rows of shape (N, K).
+    """
+    scores = _as_array("accuracy", "scores", logits_or_probs)
+    truth = _as_array("accuracy", "labels", labels)
+    if scores.ndim not in (1, 2) or scores.shape[0] == 0:
+        raise ShapeError(f"accuracy: scores must be (N,) or (N, K) with N >= 1, got {scores.shape}")
+    binary = scores.ndim == 1 or scores.shape[1] == 1
+    if binary != (threshold is not None):
+        need = "threshold= (0.5 for probabilities, 0.0 for logits)" if binary else "no threshold"
+        raise ArgumentError(f"accuracy: scores of shape {scores.shape} need {need}")
+    if binary:
+        predicted = (scores.reshape(-1) > threshold).astype(np.int64)
+        compared = truth.reshape(-1) if truth.shape in ((len(scores),), (len(scores), 1)) else truth
+    else:
+        predicted = np.argmax(scores, axis=1)
+        compared = np.argmax(truth, axis=1) if truth.shape == scores.shape else truth
+    if compared.shape != predicted.shape:
+        raise ShapeError(f"accuracy: scores have shape {scores.shape}, labels {truth.shape}")
+    return float(np.mean(predicted == compared))

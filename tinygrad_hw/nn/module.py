@@ -1,0 +1,153 @@
+"""Module: an object whose trainable Tensors are found by reading its attributes.
+
+There is no registration step and no hidden bookkeeping: ``named_parameters()`` walks
+``vars(self)`` in the order the attributes were assigned, and collects
+
+- a ``Tensor`` with ``requires_grad=True`` (a parameter; a Tensor without grad is a constant),
+- a ``Module`` (its parameters, names prefixed with the attribute name),
+- a list or tuple of Modules and/or Tensors (items named by their position: ``blocks.0.w``).
+
+Anything else (numbers, arrays, dicts, the ``training`` flag) is ignored. So a gradient can
+only come from a Tensor you can see assigned in ``__init__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.tensor import Tensor
+
+
+class Module:
+    """Base class of layers and models: subclasses assign Tensors/Modules and define forward.
+
+    ``Module.__init__`` must be called first (it sets ``training``); ``model(x)`` calls
+    ``model.forward(x)``.
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ walking
+    def children(self) -> Iterator[tuple[str, Module | Tensor]]:
+        """(name, value) of each direct Module or parameter Tensor, in definition order."""
+        for name, value in vars(self).items():
+            if isinstance(value, list | tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module | Tensor):
+                        yield f"{name}.{i}", item
+            elif isinstance(value, Module | Tensor):
+                yield name, value
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module below it, depth first."""
+        yield self
+        for _, child in self.children():
+            if isinstance(child, Module):
+                yield from child.modules()
+
+    def named_parameters(self) -> list[tuple[str, Tensor]]:
+        """Dotted names and parameter Tensors, e.g. ``[("layers.0.weight", W1), ...]``.
+
+        A Tensor reachable under two names (a tied weight) is listed once, under the first
+        name, so that an optimizer does not update it twice per step.
+        """
+        found: list[tuple[str, Tensor]] = []
+        seen: set[int] = set()
+        for name, tensor in self._walk_parameters(""):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                found.append((name, tensor))
+        return found
+
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        for name, child in self.children():
+            if isinstance(child, Module):
+                yield from child._walk_parameters(f"{prefix}{name}.")
+            elif child.requires_grad:
+                yield prefix + name, child
+
+    def parameters(self) -> list[Tensor]:
+        """The parameter Tensors, in the order of :meth:`named_parameters`."""
+        return [tensor for _, tensor in self.named_parameters()]
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and all sub-modules (dropout-like layers read it)."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients: every parameter's ``.grad`` becomes None."""
+        for tensor in self.parameters():
+            tensor.grad = None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameter arrays by name (later training does not change them)."""
+        return {name: np.array(tensor.data, copy=True) for name, tensor in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters, in place (their arrays stay theirs).
+
+        Every entry is checked before anything is written, so a failed load leaves the module
+        untouched. Raises ArgumentError naming missing/unexpected keys (ignored when
+        ``strict=False``), ShapeError or DTypeError naming the parameter whose array differs.
+        """
+        own = dict(self.named_parameters())
+        if strict:
+            _check_keys(own.keys(), state.keys())
+        arrays = {
+            name: _checked_array(name, own[name], state[name]) for name in own if name in state
+        }
+        for name, array in arrays.items():
+            np.copyto(own[name].data, array)
+
+    def __repr__(self) -> str:
+        body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.children())
+        return f"{type(self).__name__}(\n{body}\n)" if body else f"{type(self).__name__}()"
+
+
+def _short(child: Module | Tensor) -> str:
+    if isinstance(child, Tensor):
+        return f"Tensor(shape={child.shape}, dtype={child.dtype})"
+    return repr(child).replace("\n", "\n  ")
+
+
+def _check_keys(own: Any, given: Any) -> None:
+    missing = sorted(set(own) - set(given))
+    unexpected = sorted(set(given) - set(own))
+    if missing or unexpected:
+        raise ArgumentError(
+            f"load_state_dict: missing keys {missing}, unexpected keys {unexpected} "
+            "(a state from another architecture? pass strict=False to load the common keys)"
+        )
+
+
+def _checked_array(name: str, tensor: Tensor, value: Any) -> np.ndarray:
+    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if array.shape != tensor.shape:
+        raise ShapeError(
+            f"load_state_dict: parameter '{name}' has shape {tensor.shape}, "
+            f"the state holds shape {array.shape}"
+        )
+    if array.dtype != tensor.dtype:
+        raise DTypeError(
+            f"load_state_dict: parameter '{name}' has dtype {tensor.dtype}, the state holds "
+            f"dtype {array.dtype}: build the model with dtype=np.{array.dtype} or cast the state"
+        )
+    return array
