@@ -1,0 +1,490 @@
+"""check_backprop: compare hand-written gradients with the tape's, and say what is wrong.
+
+A student who derives dL/dW by hand is told more than "wrong": common mistakes leave a
+fingerprint. With m the hand-written gradient and g the tape's (float64):
+
+- ``sign``: m = -g (y - p instead of p - y: a step along m climbs the loss);
+- ``scale``: m = c g for one constant c, the least-squares factor <m, g> / <g, g> (a 1/N
+  forgotten or applied twice, the 1/2 of (1/2)||w||^2);
+- ``shape``: a gradient of the wrong shape: one row per sample not summed over the batch, a
+  weight gradient of shape (k, m) for a weight of shape (m, k), ...; the repaired array is
+  diagnosed again, so "sum over the batch axis, and then the sign is flipped" is one message;
+- ``transpose``: m = g.T for a square matrix;
+- ``mismatch``: none of these: the worst elements, and the cosine between m and g.
+
+``check_forward`` compares hand-computed activations with a forward pass in Tensor ops and
+names the first that differs; ``check_layer_grads`` compares hand-computed dL/d(activation)
+arrays with the tape's, so that "where does my backprop go wrong" gets an answer.
+"""
+
+import math
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.autodiff import no_grad
+from tinygrad_hw.errors import ArgumentError, DTypeError, GraphError, ShapeError
+from tinygrad_hw.tensor import Tensor
+
+DIAGNOSES = ("ok", "sign", "scale", "shape", "transpose", "mismatch")
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """One compared array, m (yours) against g (autograd's). ``max_rel_error`` is the largest
+    |m - g| / max(|m|, |g|, atol) over the elements: 2 for a flipped sign, ~1e-16 for exact
+    agreement, and not inflated by elements that are 0 up to rounding. Both errors are inf
+    when the shapes differ."""
+
+    name: str
+    ok: bool
+    diagnosis: str
+    max_abs_error: float
+    max_rel_error: float
+    message: str
+    shape: tuple[int, ...]
+    expected_shape: tuple[int, ...]
+    factor: float | None = None  # the constant c of a "scale" diagnosis
+    autograd: np.ndarray = field(default=None, repr=False, compare=False)  # the right value
+
+
+class BackpropReport(Mapping[str, GradientCheck]):
+    """name -> GradientCheck, in the order they were checked; ``str()`` is a table."""
+
+    def __init__(self, entries: dict[str, GradientCheck], title: str, ordered: bool = False):
+        self._entries = entries
+        self.title = title
+        self.ordered = ordered  # entries follow the computation: first_failure locates a bug
+
+    def __getitem__(self, name: str) -> GradientCheck:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def ok(self) -> bool:
+        return all(entry.ok for entry in self._entries.values())
+
+    @property
+    def first_failure(self) -> str | None:
+        """The first name, in checking order, whose check failed (None when all are ok)."""
+        return next((name for name, entry in self._entries.items() if not entry.ok), None)
+
+    def __repr__(self) -> str:
+        diagnoses = {name: entry.diagnosis for name, entry in self._entries.items()}
+        return f"BackpropReport({self.title}, ok={self.ok}, {diagnoses})"
+
+    def __str__(self) -> str:
+        wrong = [name for name, entry in self._entries.items() if not entry.ok]
+        head = f"{self.title}: {len(wrong)} of {len(self)} wrong" if wrong else f"{self.title}: ok"
+        rows = [("name", "shape", "diagnosis", "max abs error", "max rel error")]
+        rows += [
+            (e.name, str(e.shape), e.diagnosis, f"{e.max_abs_error:.3g}", f"{e.max_rel_error:.3g}")
+            for e in self._entries.values()
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = [head]
+        for index, row in enumerate(rows):
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+            if index:
+                lines.append(
+                    textwrap.fill(
+                        self[row[0]].message,
+                        100,
+                        initial_indent="    -> ",
+                        subsequent_indent="       ",
+                    )
+                )
+        if wrong and self.ordered:
+            lines.append(
+                f"first wrong: {wrong[0]!r}; everything checked before it agrees, so look at how "
+                f"{wrong[0]!r} is computed from those"
+            )
+        return "\n".join(line.rstrip() for line in lines)
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+@dataclass(frozen=True)
+class _Context:
+    rtol: float
+    atol: float
+    batch_size: int | None
+    gradients: bool  # False for activations: no hints about p - y, batch sums, X.T @ dz
+
+    def close(self, a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> bool:
+        """np.allclose(a, b) semantics, with atol scaled for a multiple of b; NaN fails."""
+        bound = self.atol * max(scale, 1.0) + self.rtol * np.abs(b)
+        return bool(np.all(np.abs(a - b) <= bound))
+
+    def is_zero(self, a: np.ndarray) -> bool:
+        return bool(np.all(np.abs(a) <= self.atol))
+
+
+def _diagnose(name: str, manual: np.ndarray, expected: np.ndarray, ctx: _Context):
+    """The GradientCheck of one hand-computed array against the tape's value."""
+    m = manual.astype(np.float64)
+    if m.shape != expected.shape:
+        message = _shape_message(m, expected, ctx)
+        shapes = (m.shape, expected.shape)
+        return GradientCheck(
+            name, False, "shape", math.inf, math.inf, message, *shapes, None, expected
+        )
+    diagnosis, message, factor = _same_shape(m, expected, ctx)
+    errors = _errors(m, expected, ctx.atol)
+    entry = GradientCheck(
+        name, diagnosis == "ok", diagnosis, *errors, message, m.shape, m.shape, factor, expected
+    )
+    low_precision = _low_precision_message(manual, entry) if diagnosis == "mismatch" else None
+    return entry if low_precision is None else replace(entry, message=low_precision)
+
+
+def _errors(manual: np.ndarray, expected: np.ndarray, atol: float) -> tuple[float, float]:
+    if manual.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(manual - expected)
+    size = np.maximum(np.maximum(np.abs(manual), np.abs(expected)), atol)
+    relative = np.divide(diff, size, out=np.zeros_like(diff), where=size > 0)
+    return float(np.max(diff)), float(np.max(relative))
+
+
+def _same_shape(m: np.ndarray, g: np.ndarray, ctx: _Context) -> tuple[str, str, float | None]:
+    """(diagnosis, message, factor) for two arrays of one shape, most specific first."""
+    if not np.all(np.isfinite(m)):
+        return "mismatch", _mismatch_message(m, g, ctx), None
+    if ctx.close(m, g):
+        return "ok", "matches autograd", None
+    if ctx.is_zero(m) or ctx.is_zero(g):
+        return "mismatch", _mismatch_message(m, g, ctx), None
+    if ctx.close(m, -g):
+        hint = ": did you compute y - p instead of p - y?" if ctx.gradients else ""
+        return "sign", f"sign flipped{hint} (yours = -autograd everywhere)", -1.0
+    if m.ndim == 2 and m.shape[0] == m.shape[1] and ctx.close(m, g.T):
+        hint = ": for z = x @ W the gradient is x.T @ dz, not dz.T @ x" if ctx.gradients else ""
+        return "transpose", f"transposed (yours = autograd.T){hint}", None
+    factor = float(np.vdot(m, g) / np.vdot(g, g))
+    if ctx.close(m, factor * g, abs(factor)):
+        return "scale", _scale_message(factor, ctx), factor
+    return "mismatch", _mismatch_message(m, g, ctx), None
+
+
+def _scale_message(factor: float, ctx: _Context) -> str:
+    """Name the factor; say "off by the batch size N" when it is N or 1/N."""
+    sign = "sign flipped and " if factor < 0 else ""
+    text = f"{sign}off by a constant factor: yours = {factor:.6g} x autograd"
+    too_big = abs(factor) >= 1
+    whole = abs(factor) if too_big else 1 / abs(factor)
+    n = round(whole)
+    if not ctx.gradients or n < 2 or not math.isclose(whole, n, rel_tol=1e-6):
+        return text
+    fix = "divide by N" if too_big else "you divided by N twice (or the loss is a sum)"
+    if n == ctx.batch_size:
+        return f"{sign}off by the batch size N = {n}: yours = {factor:.6g} x autograd; {fix}"
+    if n == 2:
+        return f"{text}; check the 1/2: d/dw of (1/2)||w||^2 is w, of ||w||^2 it is 2w"
+    if ctx.batch_size is None:
+        return f"{text}; is {n} your batch size N? then {fix}"
+    return text
+
+
+def _shape_message(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
+    """Name both shapes; where a repair fits (a batch sum, a transpose, a reshape), say it and
+    diagnose the repaired array again."""
+    of = "the parameter" if ctx.gradients else "autograd's"
+    text = f"shape {m.shape}, but {of} has shape {g.shape}"
+    repair = _shape_repair(m, g, ctx)
+    if repair is None:
+        return (
+            f"{text}: a gradient always has the shape of its parameter" if ctx.gradients else text
+        )
+    how, fixed = repair
+    if ctx.batch_size is None and fixed.ndim < m.ndim:
+        ctx = replace(ctx, batch_size=m.shape[0])
+    diagnosis, message, _ = _same_shape(fixed, g, ctx)
+    after = (
+        "then it matches autograd" if diagnosis == "ok" else f"then it is still wrong: {message}"
+    )
+    return f"{text}; {how}; {after}"
+
+
+def _shape_repair(m: np.ndarray, g: np.ndarray, ctx: _Context) -> tuple[str, np.ndarray] | None:
+    per_sample = "one gradient per sample: sum over the batch axis"
+    if ctx.gradients and m.ndim == g.ndim + 1 and m.shape[1:] == g.shape:
+        return f"{per_sample}, grad.sum(axis=0)", m.sum(axis=0)
+    if ctx.gradients and m.ndim == g.ndim and g.shape[:1] == (1,) and m.shape[1:] == g.shape[1:]:
+        return f"{per_sample}, grad.sum(axis=0, keepdims=True)", m.sum(axis=0, keepdims=True)
+    if m.ndim == 2 and m.shape == g.shape[::-1]:
+        hint = ": for z = x @ W use x.T @ dz, not dz.T @ x" if ctx.gradients else ""
+        return f"transposed{hint}", m.T
+    if m.size == g.size:
+        return f"the same number of elements: reshape it to {g.shape}", m.reshape(g.shape)
+    return None
+
+
+def _mismatch_message(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
+    if not np.all(np.isfinite(m)):
+        where = _index(int(np.argmax(~np.isfinite(m))), m.shape)
+        return f"yours holds NaN or inf (first at {where}): a log(0), a 0/0 or an overflow?"
+    if ctx.is_zero(m):
+        return (
+            f"yours is all zeros but autograd's is not (max |autograd| {np.max(np.abs(g)):.3g}): "
+            "was it computed and assigned?"
+        )
+    if ctx.is_zero(g):
+        return (
+            f"autograd's is all zeros (the loss does not depend on it at these values: an "
+            f"unused parameter, dead ReLUs) but yours is not (max |yours| {np.max(np.abs(m)):.3g})"
+        )
+    abs_error, rel_error = _errors(m, g, ctx.atol)
+    return (
+        f"wrong: max abs error {abs_error:.3g}, max rel error {rel_error:.3g}; worst at "
+        f"{_worst(m, g)}; {_direction_hint(m, g, ctx)}"
+    )
+
+
+def _worst(m: np.ndarray, g: np.ndarray, count: int = 3) -> str:
+    """The elements that differ most: index, yours, autograd's."""
+    order = np.argsort(-np.abs(m - g).ravel(), kind="stable")[:count]
+    return ", ".join(
+        f"{_index(int(i), m.shape)} yours {m.flat[i]:.6g} vs autograd {g.flat[i]:.6g}"
+        for i in order
+    )
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
+
+
+def _direction_hint(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
+    """The cosine between yours and autograd's says which kind of mistake to look for."""
+    cosine = float(np.vdot(m, g) / (np.linalg.norm(m) * np.linalg.norm(g)))
+    if cosine > 0.2 and not ctx.gradients:
+        return f"close in direction (cosine {cosine:.2f}): some elements are computed differently"
+    if cosine > 0.2:
+        return (
+            f"it points {'roughly ' if cosine < 0.9 else ''}the right way (cosine {cosine:.2f}) "
+            "but is no constant multiple of autograd: a factor that varies per element or per "
+            "sample is wrong, typically a derivative applied twice or left out (a softmax or "
+            "sigmoid derivative on top of p - y?)"
+        )
+    if cosine < -0.2:
+        return (
+            f"it points against autograd (cosine {cosine:.2f}): a step along it increases the "
+            "loss; check the sign of each term"
+        )
+    return f"it is unrelated to autograd (cosine {cosine:.2f}): check the formula and its inputs"
+
+
+def _low_precision_message(manual: np.ndarray, entry: GradientCheck) -> str | None:
+    """float32 rounding alone can exceed the default tolerances: say so instead of "wrong"."""
+    scale = float(np.max(np.abs(entry.autograd), initial=0.0))
+    if manual.dtype.itemsize >= 8 or entry.max_abs_error > 1e-4 * scale:
+        return None
+    return (
+        f"close but not within tolerance (max abs error {entry.max_abs_error:.3g}); yours is "
+        f"{manual.dtype}, whose rounding alone errs this much: compute it in float64, or pass "
+        "a larger atol/rtol"
+    )
+
+
+# --------------------------------------------------------------------------- public checks
+
+
+def check_backprop(
+    loss_fn: Callable[[dict[str, Tensor]], Tensor],
+    params: Mapping[str, np.ndarray],
+    manual_grads: Mapping[str, np.ndarray],
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    batch_size: int | None = None,
+) -> BackpropReport:
+    """Compare hand-written gradients with the tape's; a report, never an error, when wrong.
+
+    ``loss_fn`` receives a dict name -> Tensor (float64 copies of ``params``, requiring grad)
+    and returns the scalar loss; ``manual_grads`` holds the hand-written dL/d(param) for
+    exactly the names of ``params``. An element passes when |m - g| <= atol + rtol |g|.
+    ``batch_size`` N lets a factor N or 1/N be named "off by the batch size"; when it is not
+    given, N is the leading length of a per-sample gradient (shape (N, *param.shape)) if
+    ``manual_grads`` holds one, and other whole factors n are reported as "is n your N?".
+    """
+    arrays = _arrays(params, "params")
+    manual = _arrays(manual_grads, "manual_grads")
+    _same_names(arrays, manual)
+    ctx = _context(rtol, atol, batch_size)
+    tensors = _leaves(arrays)
+    _scalar(loss_fn(tensors), "loss_fn's result").backward()
+    expected = {name: _grad_of(tensor) for name, tensor in tensors.items()}
+    ctx = replace(ctx, batch_size=ctx.batch_size or _per_sample_length(manual, expected))
+    checks = {name: _diagnose(name, manual[name], expected[name], ctx) for name in arrays}
+    return BackpropReport(checks, "check_backprop")
+
+
+def check_forward(
+    forward_fn: Callable[[dict[str, Tensor]], Mapping[str, Tensor]],
+    params: Mapping[str, np.ndarray],
+    manual_activations: Mapping[str, np.ndarray],
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+) -> BackpropReport:
+    """Compare a hand-written forward pass, layer by layer, with one in Tensor ops.
+
+    ``forward_fn`` receives float64 Tensors of ``params`` and returns a dict name -> Tensor of
+    activations in the order they are computed; ``manual_activations`` holds some or all of
+    them. The report follows that order, so ``report.first_failure`` is the first layer whose
+    hand-computed value differs: the mistake is there or in its inputs.
+    """
+    arrays = _arrays(params, "params")
+    manual = _arrays(manual_activations, "manual_activations")
+    with no_grad():
+        outputs = _outputs(forward_fn(_leaves(arrays)), manual)
+    ctx = replace(_context(rtol, atol, None), gradients=False)
+    checks = {
+        name: _diagnose(name, manual[name], outputs[name].data.astype(np.float64), ctx)
+        for name in outputs
+        if name in manual
+    }
+    return BackpropReport(checks, "check_forward", ordered=True)
+
+
+def check_layer_grads(
+    forward_fn: Callable[[dict[str, Tensor]], Mapping[str, Tensor]],
+    params: Mapping[str, np.ndarray],
+    manual_grads: Mapping[str, np.ndarray],
+    loss: str = "loss",
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    batch_size: int | None = None,
+) -> BackpropReport:
+    """Compare hand-written dL/d(activation) (and dL/d(param)) with the tape's, layer by layer.
+
+    ``forward_fn`` is as in :func:`check_forward`, and its dict also holds the scalar loss
+    under the key ``loss``. ``manual_grads`` maps activation or parameter names to the
+    hand-written gradient of the loss with respect to them. The tape keeps no gradient for an
+    intermediate result, but the cotangent that an op's vjps receive IS dL/d(its output), so
+    the vjps of each named activation are wrapped to record it. Entries run from the loss
+    backwards (activations in reverse order of computation, then parameters), so
+    ``report.first_failure`` is where the hand-written backward pass first goes wrong.
+    """
+    arrays = _arrays(params, "params")
+    manual = _arrays(manual_grads, "manual_grads")
+    tensors = _leaves(arrays)
+    outputs = _outputs(forward_fn(tensors), [name for name in manual if name not in arrays])
+    if loss not in outputs:
+        raise ArgumentError(f"check_layer_grads: forward_fn's dict has no {loss!r} (the loss)")
+    recorded: dict[str, np.ndarray] = {}
+    for name in manual:
+        if name not in arrays:
+            _record_gradient(outputs[name], name, recorded)
+    _scalar(outputs[loss], f"forward_fn's {loss!r}").backward()
+    expected = {
+        name: recorded.get(name, _grad_of(outputs[name]))
+        for name in reversed(outputs)
+        if name in manual and name not in arrays
+    }
+    expected |= {name: _grad_of(tensors[name]) for name in arrays if name in manual}
+    ctx = _context(rtol, atol, batch_size)
+    ctx = replace(ctx, batch_size=ctx.batch_size or _per_sample_length(manual, expected))
+    checks = {name: _diagnose(name, manual[name], grad, ctx) for name, grad in expected.items()}
+    return BackpropReport(checks, "check_layer_grads", ordered=True)
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _context(rtol: Any, atol: Any, batch_size: Any) -> _Context:
+    for what, value in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(value, int | float) or not value >= 0:
+            raise ArgumentError(f"{what} must be a number >= 0, got {value!r}")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    return _Context(float(rtol), float(atol), batch_size, gradients=True)
+
+
+def _arrays(mapping: Any, what: str) -> dict[str, np.ndarray]:
+    """The mapping's arrays, checked: numpy arrays of real numbers, under string names."""
+    if not isinstance(mapping, Mapping):
+        raise DTypeError(f"{what} must be a dict name -> numpy array, got {type(mapping).__name__}")
+    for name, value in mapping.items():
+        if not isinstance(value, np.ndarray):
+            raise DTypeError(f"{what}[{name!r}] is a {type(value).__name__}, not a numpy array")
+        if value.dtype.kind not in "biuf":
+            raise DTypeError(f"{what}[{name!r}] has dtype {value.dtype}: real numbers needed")
+    return dict(mapping)
+
+
+def _same_names(params: dict[str, np.ndarray], manual: dict[str, np.ndarray]) -> None:
+    missing = [name for name in params if name not in manual]
+    extra = [name for name in manual if name not in params]
+    if missing or extra:
+        raise ArgumentError(
+            f"manual_grads must have the names of params: missing {missing}, extra {extra}"
+        )
+
+
+def _leaves(arrays: dict[str, np.ndarray]) -> dict[str, Tensor]:
+    """Float64 copies that require grad: the user's arrays are never touched."""
+    return {name: Tensor(a.astype(np.float64), requires_grad=True) for name, a in arrays.items()}
+
+
+def _scalar(value: Any, what: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise DTypeError(f"{what} must be a Tensor, got {type(value).__name__}")
+    if value.size != 1:
+        raise ShapeError(f"{what} must be a scalar, got shape {value.shape}: .sum() or .mean()?")
+    if not value.requires_grad:
+        raise GraphError(
+            f"{what} does not depend on any parameter: was it computed with numpy or .data "
+            "instead of the Tensors it was given?"
+        )
+    return value
+
+
+def _outputs(value: Any, wanted: Iterable[str]) -> dict[str, Tensor]:
+    """forward_fn's dict of Tensors, holding every name in ``wanted``."""
+    if not isinstance(value, Mapping) or not all(isinstance(t, Tensor) for t in value.values()):
+        raise DTypeError("forward_fn must return a dict name -> Tensor of activations")
+    missing = [name for name in wanted if name not in value]
+    if missing:
+        raise ArgumentError(f"forward_fn's dict has no {missing}; it has {list(value)}")
+    return dict(value)
+
+
+def _grad_of(tensor: Tensor) -> np.ndarray:
+    """A leaf's gradient, zeros when the loss does not reach it."""
+    grad = tensor.grad if tensor.grad is not None else np.zeros(tensor.shape)
+    return grad.astype(np.float64)
+
+
+def _per_sample_length(manual: dict[str, np.ndarray], expected: dict[str, np.ndarray]):
+    """N from a manual gradient of shape (N, *expected shape), N >= 2; else None."""
+    for name, m in manual.items():
+        g = expected[name]
+        if m.ndim == g.ndim + 1 and m.shape[1:] == g.shape and m.shape[0] > 1:
+            return m.shape[0]
+    return None
+
+
+def _record_gradient(tensor: Tensor, name: str, store: dict[str, np.ndarray]) -> None:
+    """Wrap the vjps of ``tensor``'s node so that backward() leaves dL/d(tensor) in store."""
+    node = tensor._node
+    if node is None:
+        raise GraphError(f"activation {name!r} does not depend on any parameter: no gradient")
+    if node.sink is not None:
+        return  # a leaf: its gradient arrives in .grad
+    node.vjps = tuple(None if vjp is None else _recording(vjp, name, store) for vjp in node.vjps)
+
+
+def _recording(vjp: Callable, name: str, store: dict[str, np.ndarray]) -> Callable:
+    def recording_vjp(g: np.ndarray) -> np.ndarray:
+        store[name] = np.array(g, dtype=np.float64)  # a copy: g is reused by the next vjp
+        return vjp(g)
+
+    return recording_vjp
