@@ -1,0 +1,127 @@
+"""Adam (L2 decay folded into the gradient) and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.errors import DTypeError
+from tinygrad_hw.optim.base import Optimizer, Scalar, check_number
+from tinygrad_hw.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), per parameter at its t-th update:
+
+        d = g + weight_decay * w                      (coupled L2, as in the paper's variant)
+        m = beta1 m + (1 - beta1) d,   v = beta2 v + (1 - beta2) d^2
+        m_hat = m / (1 - beta1^t),     v_hat = v / (1 - beta2^t)    (bias correction)
+        w <- w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    m and v start at 0; t counts the steps in which this parameter had a gradient. Extra
+    memory: m and v per parameter plus two scratch arrays the size of the largest parameter.
+    """
+
+    buffer_names = ("m", "v")
+    scratch_count = 2
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        beta1, beta2 = _pair(type(self).__name__, betas)
+        self._set_hyperparameters(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return self.beta1, self.beta2
+
+    def hyperparameters(self) -> dict[str, Scalar]:
+        return {
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _set_hyperparameters(
+        self, beta1: float, beta2: float, eps: float, weight_decay: float
+    ) -> None:
+        name = type(self).__name__
+        beta1 = check_number(name, "betas[0]", beta1, upper=1.0)
+        beta2 = check_number(name, "betas[1]", beta2, upper=1.0)
+        eps = check_number(name, "eps", eps)
+        weight_decay = check_number(name, "weight_decay", weight_decay)
+        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+
+    def _decayed_gradient(self, w: np.ndarray, g: np.ndarray, work: np.ndarray) -> np.ndarray:
+        """Adam's coupled L2: d = g + weight_decay * w (written into ``work``)."""
+        if not self.weight_decay:
+            return g
+        np.multiply(w, self.weight_decay, out=work)
+        work += g
+        return work
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        work, tmp = self._scratch[i]
+        m, v = self.state[i]["m"], self.state[i]["v"]
+        t = self.updates[i]
+        d = self._decayed_gradient(w, g, work)
+        m *= self.beta1
+        np.multiply(d, 1.0 - self.beta1, out=tmp)
+        m += tmp  # m = beta1 m + (1 - beta1) d
+        v *= self.beta2
+        np.multiply(d, d, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp  # v = beta2 v + (1 - beta2) d^2
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1.0 - self.beta2**t)
+        tmp += self.eps  # sqrt(v_hat) + eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
+        w -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): before the Adam step,
+
+        w <- w * (1 - lr * weight_decay)
+
+    and the gradient itself is not changed, so the decay is not rescaled by 1/sqrt(v_hat)
+    (which with coupled L2 makes parameters with large gradients decay less).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def _decayed_gradient(self, w: np.ndarray, g: np.ndarray, work: np.ndarray) -> np.ndarray:
+        if self.weight_decay:
+            w *= 1.0 - self.lr * self.weight_decay
+        return g
+
+
+def _pair(owner: str, betas: Any) -> tuple[Any, Any]:
+    if isinstance(betas, str | bytes):
+        raise DTypeError(f"{owner}: betas must be a pair of numbers, got {betas!r:.60}")
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise DTypeError(
+            f"{owner}: betas must be a pair (beta1, beta2), got {betas!r:.60}"
+        ) from None
+    return beta1, beta2
