@@ -4,7 +4,9 @@ The oracle is a linear least-squares loss whose gradient has a closed form in nu
 (independent of the tape): L = (1/2N) sum_n ||x_n W + b - t_n||^2, so with the residual
 r = x W + b - t, dL/dW = x.T r / N and dL/db = sum_n r_n / N. The hand-written gradients are
 built from that closed form: -g, c g, g.T, per-sample rows, g + noise.
-The seed reports' mistakes are in tests/test_backprop_mistakes.py.
+check_forward and check_layer_grads run on a two-layer tanh regression written twice, in
+numpy by hand and in Tensor ops. The seed reports' mistakes are in
+tests/test_backprop_mistakes.py.
 """
 
 import re
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 import tinygrad_hw as tg
 from tinygrad_hw import Tensor
-from tinygrad_hw.check_backprop import check_backprop
+from tinygrad_hw.check_backprop import check_backprop, check_forward, check_layer_grads
 
 sizes = st.integers(1, 5)
 seeds = st.integers(0, 2**32 - 1)
@@ -231,3 +233,104 @@ def test_bad_tolerances_and_batch_sizes_are_argument_errors(keyword, value):
         check_backprop(
             lambda t: t["w"].sum(), {"w": np.ones(2)}, {"w": np.ones(2)}, **{keyword: value}
         )
+
+
+# --------------------------------------------------------------------------- layer by layer
+
+
+def two_layer(seed: int = 0, n: int = 6, m: int = 4, hidden: int = 5, k: int = 3):
+    """A tanh network with squared-error loss: (forward_fn, params, hand-written activations,
+    hand-written dL/d(activation), hand-written dL/d(param))."""
+    rng = np.random.default_rng(seed)
+    x, t = rng.standard_normal((n, m)), rng.standard_normal((n, k))
+    shapes = {"W1": (m, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
+    params = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+
+    def forward_fn(p):
+        a = Tensor(x) @ p["W1"] + p["b1"]
+        h = a.tanh()
+        out = h @ p["W2"] + p["b2"]
+        r = out - Tensor(t)
+        return {"a": a, "h": h, "out": out, "loss": (r * r).sum() / (2 * n)}
+
+    a = x @ params["W1"] + params["b1"]
+    h = np.tanh(a)
+    out = h @ params["W2"] + params["b2"]
+    d_out = (out - t) / n
+    d_h = d_out @ params["W2"].T
+    d_a = d_h * (1 - h**2)
+    grads = {"W1": x.T @ d_a, "b1": d_a.sum(0), "W2": h.T @ d_out, "b2": d_out.sum(0)}
+    return (
+        forward_fn,
+        params,
+        {"a": a, "h": h, "out": out},
+        {"out": d_out, "h": d_h, "a": d_a},
+        grads,
+    )
+
+
+def test_check_forward_passes_a_right_forward_pass_in_order():
+    forward_fn, params, activations, _, _ = two_layer()
+    report = check_forward(forward_fn, params, activations)
+    assert report.ok and list(report) == ["a", "h", "out"] and report.first_failure is None
+
+
+def test_check_forward_names_the_first_layer_that_differs():
+    forward_fn, params, activations, _, _ = two_layer(1)
+    wrong_h = 1 / (1 + np.exp(-activations["a"]))  # sigmoid where the network has tanh
+    wrong_out = wrong_h @ params["W2"] + params["b2"]  # inherits the mistake
+    report = check_forward(forward_fn, params, {**activations, "h": wrong_h, "out": wrong_out})
+    assert report["a"].ok and not report["h"].ok and not report["out"].ok
+    assert report.first_failure == "h"
+    assert "first wrong: 'h'" in str(report)
+    worst = np.unravel_index(np.argmax(np.abs(wrong_h - activations["h"])), wrong_h.shape)
+    assert f"[{worst[0]}, {worst[1]}]" in report["h"].message
+
+
+def test_check_forward_takes_a_subset_and_refuses_unknown_names():
+    forward_fn, params, activations, _, _ = two_layer(2)
+    assert list(check_forward(forward_fn, params, {"out": activations["out"]})) == ["out"]
+    with pytest.raises(tg.ArgumentError, match=r"no \['z'\].*'a', 'h', 'out', 'loss'"):
+        check_forward(forward_fn, params, {"z": activations["out"]})
+    with pytest.raises(tg.DTypeError, match="dict name -> Tensor"):
+        check_forward(lambda p: [p["W1"]], params, {})
+
+
+def test_check_layer_grads_passes_a_right_backward_pass_from_the_loss_down():
+    forward_fn, params, _, activation_grads, grads = two_layer(3)
+    report = check_layer_grads(forward_fn, params, {**activation_grads, **grads})
+    assert report.ok
+    assert list(report) == ["out", "h", "a", "W1", "b1", "W2", "b2"]
+
+
+def test_check_layer_grads_locates_a_wrong_activation_derivative():
+    forward_fn, params, activations, activation_grads, grads = two_layer(4)
+    h = activations["h"]
+    wrong_a = activation_grads["h"] * (1 - h)  # tanh' written as 1 - h instead of 1 - h^2
+    manual = {**activation_grads, "a": wrong_a, **grads}
+    report = check_layer_grads(forward_fn, params, manual)
+    assert report["out"].ok and report["h"].ok and not report["a"].ok
+    assert report.first_failure == "a"
+    assert report["W2"].ok and report["b2"].ok  # the hand-written param grads are right here
+
+
+def test_check_layer_grads_follows_a_sign_error_from_the_output_down():
+    forward_fn, params, _, activation_grads, grads = two_layer(5)
+    flipped = {name: -g for name, g in {**activation_grads, **grads}.items()}
+    report = check_layer_grads(forward_fn, params, flipped)
+    assert report.first_failure == "out"
+    assert all(entry.diagnosis == "sign" for entry in report.values())
+
+
+def test_check_layer_grads_argument_errors():
+    forward_fn, params, _, activation_grads, _ = two_layer(6)
+    with pytest.raises(tg.ArgumentError, match="'cost'"):
+        check_layer_grads(forward_fn, params, activation_grads, loss="cost")
+    with pytest.raises(tg.ArgumentError, match=r"no \['z'\]"):
+        check_layer_grads(forward_fn, params, {"z": np.ones(3)})
+
+    def with_data(p):
+        return {**forward_fn(p), "x": Tensor(np.ones(3))}
+
+    with pytest.raises(tg.GraphError, match="'x' does not depend on any parameter"):
+        check_layer_grads(with_data, params, {"x": np.ones(3)})
