@@ -124,12 +124,15 @@ class TwoTowers(nn.Module):
         self.name = "not a parameter"
 
     def forward(self, x):
-        hidden = self.towers[0](x * self.scale) + self.towers[1](x)
-        return self.head(hidden)
+        self.hidden = self.towers[0](x * self.scale) + self.towers[1](x)  # cached, not a param
+        return self.head(self.hidden)
 
 
 def test_named_parameters_follow_definition_order_with_dotted_names():
-    names = [name for name, _ in TwoTowers().named_parameters()]
+    model = TwoTowers()
+    model(np.ones((1, 2)))
+    assert model.hidden.requires_grad  # an op's result kept as an attribute: not listed below
+    names = [name for name, _ in model.named_parameters()]
     assert names == [
         "scale",
         "towers.0.weight",

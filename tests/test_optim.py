@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_hw as tg
-from tinygrad_hw import Tensor, optim
+from tinygrad_hw import Tensor, nn, optim
 
 SHAPES = [(3, 4), (4,)]
 STEPS = 5
@@ -268,6 +268,7 @@ def test_load_state_dict_rejects_another_optimizer_or_other_shapes():
         ([Tensor(np.ones(2))], tg.ArgumentError, r"params\[0\].*requires_grad=False"),
         (Tensor(np.ones(2), True), tg.ArgumentError, "wrap one in a list"),
         (3, tg.DTypeError, "iterable of Tensors"),
+        (nn.Linear(2, 2), tg.DTypeError, r"pass model.parameters\(\)"),
     ],
 )
 def test_bad_params_are_named(params, error, message):

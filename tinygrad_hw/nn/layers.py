@@ -187,7 +187,7 @@ class Sequential(Module):
                 raise DTypeError(f"Sequential: item {i} is a {type(module).__name__}, not a Module")
         self.steps = list(modules)
 
-    def children(self) -> Iterator[tuple[str, Module]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         for i, module in enumerate(self.steps):
             yield str(i), module
 

@@ -3,7 +3,8 @@
 There is no registration step and no hidden bookkeeping: ``named_parameters()`` walks
 ``vars(self)`` in the order the attributes were assigned, and collects
 
-- a ``Tensor`` with ``requires_grad=True`` (a parameter; a Tensor without grad is a constant),
+- a leaf ``Tensor`` with ``requires_grad=True`` (a parameter; a Tensor without grad is a
+  constant, and the result of an op kept as an attribute is not a parameter either),
 - a ``Module`` (its parameters, names prefixed with the attribute name),
 - a list or tuple of Modules and/or Tensors (items named by their position: ``blocks.0.w``).
 
@@ -39,8 +40,12 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ walking
-    def children(self) -> Iterator[tuple[str, Module | Tensor]]:
-        """(name, value) of each direct Module or parameter Tensor, in definition order."""
+    def named_children(self) -> Iterator[tuple[str, Module | Tensor]]:
+        """(name, value) of each direct sub-Module and Tensor attribute, in definition order.
+
+        This is the one place that decides what a Module contains; a container that keeps
+        its members elsewhere (as Sequential does) overrides it.
+        """
         for name, value in vars(self).items():
             if isinstance(value, list | tuple):
                 for i, item in enumerate(value):
@@ -52,7 +57,7 @@ class Module:
     def modules(self) -> Iterator[Module]:
         """This module and every sub-module below it, depth first."""
         yield self
-        for _, child in self.children():
+        for _, child in self.named_children():
             if isinstance(child, Module):
                 yield from child.modules()
 
@@ -71,10 +76,10 @@ class Module:
         return found
 
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        for name, child in self.children():
+        for name, child in self.named_children():
             if isinstance(child, Module):
                 yield from child._walk_parameters(f"{prefix}{name}.")
-            elif child.requires_grad:
+            elif is_parameter(child):
                 yield prefix + name, child
 
     def parameters(self) -> list[Tensor]:
@@ -118,8 +123,14 @@ class Module:
             np.copyto(own[name].data, array)
 
     def __repr__(self) -> str:
-        body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.children())
+        body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.named_children())
         return f"{type(self).__name__}(\n{body}\n)" if body else f"{type(self).__name__}()"
+
+
+def is_parameter(tensor: Tensor) -> bool:
+    """A leaf Tensor with requires_grad. A result of an op (say a cached activation kept as
+    an attribute) also requires grad, but never holds a gradient of its own: not a parameter."""
+    return tensor.requires_grad and tensor._node.sink is not None
 
 
 def _short(child: Module | Tensor) -> str:
