@@ -44,7 +44,7 @@ EXTREMA = {"max": (Tensor.max, np.max), "min": (Tensor.min, np.min)}
 @pytest.mark.parametrize("name", list(EXTREMA))
 @given(data=st.data(), keepdims=st.booleans())
 def test_max_and_min_match_finite_differences_with_a_unique_extremum(name, data, keepdims):
-    """Elements are pairwise 0.1 apart (arrays_with_unique_extrema), so each reduced slice
+    """Elements are pairwise >= 0.05 apart (arrays_with_unique_extrema): each reduced slice
     has one extremum and a 1e-6 perturbation never changes which element it is."""
     method, oracle = EXTREMA[name]
     x = data.draw(arrays_with_unique_extrema(shapes()))

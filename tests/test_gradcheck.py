@@ -1,0 +1,105 @@
+"""gradcheck itself: it must reject wrong backward passes with a useful message, accept right
+ones, and refuse calls it cannot check.
+
+Wrong ops are built as fake primitives recorded with ``tinygrad_hw.tensor._record``: a forward
+computed correctly and a vjp that is deliberately wrong in one known way.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_hw as tg
+from tinygrad_hw import Tensor
+from tinygrad_hw.tensor import _record
+
+RNG = np.random.default_rng(1234)
+B = RNG.standard_normal((3, 3))  # not symmetric, so B and B^T give different vjps
+
+
+def negate_with_sign_flipped_vjp(t: Tensor) -> Tensor:
+    return _record("bad_neg", -t.data, (lambda g: g,), (t,))
+
+
+def matmul_with_transposed_vjp(t: Tensor) -> Tensor:
+    """t @ B whose vjp uses B where it needs B^T: invisible to symmetric B, caught otherwise."""
+    return _record("bad_matmul", t.data @ B, (lambda g: g @ B,), (t,))
+
+
+def matmul_with_correct_vjp(t: Tensor) -> Tensor:
+    return _record("good_matmul", t.data @ B, (lambda g: g @ B.T,), (t,))
+
+
+@pytest.mark.parametrize("fake", [negate_with_sign_flipped_vjp, matmul_with_transposed_vjp])
+def test_gradcheck_rejects_a_wrong_vjp(fake):
+    x = Tensor(RNG.standard_normal((2, 3)), requires_grad=True)
+    with pytest.raises(tg.GradcheckError, match="input 0"):
+        tg.gradcheck(fake, x)
+
+
+def test_gradcheck_accepts_a_correct_vjp_and_real_ops():
+    x = Tensor(RNG.standard_normal((2, 3)), requires_grad=True)
+    w = Tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    assert tg.gradcheck(matmul_with_correct_vjp, x) is True
+    assert tg.gradcheck(lambda a, b: (a @ b).tanh().sum(axis=0), x, w, seed=5) is True
+
+
+def _scaled_with_bumped_vjp(a: Tensor, b: Tensor, bump: np.ndarray) -> Tensor:
+    """a * b with the correct vjp for a, and b's vjp off by ``bump`` (added, not scaled by g,
+    so the error at each element is exactly the bump whatever the cotangent)."""
+    vjps = (lambda g: g * b.data, lambda g: g * a.data + bump)
+    return _record("bumped", a.data * b.data, vjps, (a, b))
+
+
+def test_the_error_names_the_input_the_worst_element_and_both_values():
+    a = Tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    b = Tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    bump = np.zeros((3, 4))
+    bump[2, 1] = 5.0  # the worst element
+    bump[0, 3] = 1.0  # also wrong, less so
+    with pytest.raises(tg.GradcheckError) as caught:
+        tg.gradcheck(lambda a, b: _scaled_with_bumped_vjp(a, b, bump), a, b, seed=3)
+    message = str(caught.value)
+    assert "input 1" in message and "(3, 4)" in message
+    assert "element (2, 1)" in message
+    assert "2 of 12 elements fail" in message
+    # numbers may print as 1.5 or np.float64(1.5): read the number inside either form
+    number = r"(?:np\.float64\()?([-+0-9.e]+)\)?"
+    values = re.search(rf"tape {number}, finite differences {number}, error {number} >", message)
+    tape, numeric, error = (float(v) for v in values.groups())
+    # The tape value is the finite-difference one plus the bump; the difference is exact up
+    # to the central-difference error (~1e-10, see tinygrad_hw.testing).
+    assert tape - numeric == pytest.approx(5.0, abs=1e-8)
+    assert error == pytest.approx(5.0, abs=1e-8)
+
+
+def test_a_non_tensor_output_is_a_clear_error():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(tg.DTypeError, match="must return a Tensor, got ndarray"):
+        tg.gradcheck(lambda t: t.data * 2, x)
+
+
+def test_no_input_requiring_grad_is_a_clear_error():
+    with pytest.raises(tg.GradcheckError, match="no input has requires_grad=True"):
+        tg.gradcheck(lambda t: t * 2, Tensor(np.ones(3)))
+    with pytest.raises(tg.GradcheckError, match="no input has requires_grad=True"):
+        tg.gradcheck(lambda t: t * 2, np.ones(3))
+
+
+def test_float32_inputs_are_checked_in_float64_and_left_untouched():
+    """In float32 a central difference with eps = 1e-6 is pure rounding noise (eps32 ~ 1e-7
+    relative), so passing at atol 1e-6 is only possible in float64; the caller's tensor keeps
+    its dtype, its values and no gradient."""
+    data = RNG.uniform(-2, 2, (2, 3)).astype(np.float32)
+    x = Tensor(data.copy(), requires_grad=True)
+    seen = []
+
+    def fn(t: Tensor) -> Tensor:
+        seen.append(t.dtype)
+        return (t.exp() * t).sum(axis=1)
+
+    assert tg.gradcheck(fn, x, atol=1e-6, rtol=1e-6)
+    assert set(seen) == {np.dtype(np.float64)}
+    assert x.dtype == np.float32 and x.grad is None
+    np.testing.assert_array_equal(x.data, data)
