@@ -1,0 +1,204 @@
+"""One training step of an MLP 784-H-10: tinygrad_hw against hand-written numpy backprop.
+
+    python -m benchmarks.step [--quick] [--rounds R] [--memory] [--out benchmarks/results/step.json]
+
+A step is forward, mean softmax cross-entropy on integer labels, backward, plain SGD update.
+For every configuration (H, batch, dtype) the script first asserts that tinygrad_hw (and
+PyTorch / HIPS autograd when installed) compute the manual loss and gradients from the same
+weights and batch, then times all of them interleaved and reports the median over rounds, the
+ratio ours / manual, and the GFLOP/s of each step against numpy's GEMM peak in this run.
+Results: JSON and a PNG of the ratio by batch size; a markdown table on stdout.
+"""
+
+import argparse
+import copy
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import common, extras, memory, ours
+from benchmarks.manual import ManualMLP, init_mlp, sgd_update
+
+IN_FEATURES, CLASSES, LR = 784, 10, 1e-3
+FULL = {"hidden": (100, 256), "batch": (32, 128, 1024, 8192), "rounds": 21, "seconds": 0.05}
+QUICK = {"hidden": (32,), "batch": (16, 64), "rounds": 3, "seconds": 0.002}
+DTYPES = (np.float32, np.float64)
+
+
+def random_batch(batch: int, dtype: type, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels in [0, 1) like MNIST's and uniformly random integer labels."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, IN_FEATURES)).astype(dtype)
+    return x, rng.integers(0, CLASSES, size=batch)
+
+
+def manual_step(mlp: ManualMLP, lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The hand-written step: loss and gradients by hand, then SGD in place."""
+
+    def step(x: np.ndarray, labels: np.ndarray) -> float:
+        loss, grads = mlp.loss_and_grads(x, labels)
+        sgd_update(mlp.params, grads, lr)
+        return loss
+
+    return step
+
+
+def check_parity(
+    mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]
+) -> dict[str, float]:
+    """Assert every contender's loss and gradients equal the manual ones (same weights, same
+    batch); return the worst relative error of each."""
+    dtype = mlp.weights[0].dtype.type
+    ref_loss, ref_grads = copy.deepcopy(mlp).loss_and_grads(x, labels)
+    model = ours.build_model(mlp)
+    loss, grads = ours.loss_and_grads(model, x, labels)
+    errors = {"ours": common.assert_same("ours", loss, grads, ref_loss, ref_grads, dtype)}
+    for name in names:
+        _, loss_and_grads = extras.CONTENDERS[name](mlp, LR)
+        loss, grads = loss_and_grads(x, labels)
+        errors[name] = common.assert_same(name, loss, grads, ref_loss, ref_grads, dtype)
+    return errors
+
+
+def contenders(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> dict:
+    """Zero-argument step functions, each on its own copy of the starting weights, in the
+    order they run within a round: manual, ours, then the extras."""
+    model = ours.build_model(mlp)
+    steps = {
+        "manual": manual_step(copy.deepcopy(mlp), LR),
+        "ours": ours.train_step(model, ours.make_optimizer(model, "sgd", LR)),
+    }
+    for name in names:
+        steps[name] = extras.CONTENDERS[name](mlp, LR)[0]
+    return {name: (lambda step=step: step(x, labels)) for name, step in steps.items()}
+
+
+def time_all(steps: dict, settings: dict) -> dict[str, dict[str, float]]:
+    """Interleaved rounds of everything but extras.ISOLATED, which then run in blocks."""
+    shared = {k: v for k, v in steps.items() if k not in extras.ISOLATED}
+    timings = common.interleaved(shared, settings["rounds"], settings["seconds"])
+    for name in steps.keys() - shared.keys():
+        timings |= common.interleaved({name: steps[name]}, settings["rounds"], settings["seconds"])
+    return timings
+
+
+def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequence[str]) -> dict:
+    """Parity first, then timings of one (H, batch, dtype) configuration."""
+    mlp = init_mlp([IN_FEATURES, hidden, CLASSES], "relu", dtype, seed=0)
+    x, labels = random_batch(batch, dtype)
+    errors = check_parity(mlp, x, labels, names)
+    timings = time_all(contenders(mlp, x, labels, names), settings)
+    flops = common.mlp_step_flops([IN_FEATURES, hidden, CLASSES], batch)
+    for timing in timings.values():
+        timing["gflops"] = flops / timing["median_s"] / 1e9
+    ratio = timings["ours"]["median_s"] / timings["manual"]["median_s"]
+    return {
+        "hidden": hidden,
+        "batch": batch,
+        "dtype": np.dtype(dtype).name,
+        "flops": flops,
+        "parity_max_rel_error": errors,
+        "timings": timings,
+        "ratio_ours_over_manual": ratio,
+    }
+
+
+def table(results: list[dict], peaks: dict[str, float], names: Sequence[str]) -> str:
+    """The markdown summary: microseconds per step, the ratio, and GFLOP/s."""
+    header = ["H", "dtype", "batch", "manual us", "ours us", "ours/manual"]
+    header += [f"{name} us" for name in names] + ["manual GF/s", "ours GF/s", "ours % peak"]
+    rows = []
+    for r in results:
+        t = r["timings"]
+        row = [r["hidden"], r["dtype"], r["batch"], t["manual"]["median_s"] * 1e6]
+        row += [t["ours"]["median_s"] * 1e6, r["ratio_ours_over_manual"]]
+        row += [t[name]["median_s"] * 1e6 for name in names]
+        gflops = t["ours"]["gflops"]
+        row += [t["manual"]["gflops"], gflops, 100 * gflops / peaks[r["dtype"]]]
+        rows.append(row)
+    return common.markdown_table(header, rows)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Ratio ours / manual against batch size, one line per (H, dtype)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for key in sorted({(r["hidden"], r["dtype"]) for r in results}):
+        rows = [r for r in results if (r["hidden"], r["dtype"]) == key]
+        batches = [r["batch"] for r in rows]
+        axis.plot(
+            batches, [r["ratio_ours_over_manual"] for r in rows], "o-", label=f"H={key[0]} {key[1]}"
+        )
+    axis.axhline(1.0, color="gray", lw=0.8)
+    axis.set(xscale="log", xlabel="batch size", ylabel="time ours / manual numpy")
+    axis.set_title("one SGD step of MLP 784-H-10 (median of interleaved rounds)")
+    axis.legend()
+    common.write_png(path, figure)
+    plt.close(figure)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory")
+    parser.add_argument("--no-extras", action="store_true", help="skip torch and autograd")
+    parser.add_argument("--out", type=Path, default=common.RESULTS / "step.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, write JSON and PNG beside ``--out``, print the table."""
+    args = parse_args(argv)
+    settings = dict(QUICK if args.quick else FULL)
+    settings["rounds"] = args.rounds or settings["rounds"]
+    wanted = () if args.no_extras else tuple(extras.CONTENDERS)
+    names = [name for name in wanted if extras.available(name)]
+    notes = [
+        f"{name} is not installed: its column is skipped" for name in wanted if name not in names
+    ]
+    notes += [
+        f"{name} is timed in its own block, not interleaved"
+        for name in names
+        if name in extras.ISOLATED
+    ]
+    peak_n = 256 if args.quick else 1024
+    peaks = {np.dtype(d).name: common.gemm_peak(d, peak_n) for d in DTYPES}
+    results = [
+        run_config(h, b, d, settings, names)
+        for d in DTYPES
+        for h in settings["hidden"]
+        for b in settings["batch"]
+    ]
+    payload = {
+        "benchmark": "step",
+        "machine": common.machine_info(),
+        "settings": {
+            **settings,
+            "lr": LR,
+            "quick": args.quick,
+            "contenders": ["manual", "ours", *names],
+        },
+        "notes": notes,
+        "gemm_peak_gflops": peaks,
+        "results": results,
+    }
+    if args.memory:
+        payload["memory"] = memory.report(settings["hidden"], settings["batch"], DTYPES)
+    common.write_json(args.out, payload)
+    plot(results, args.out.with_suffix(".png"))
+    print(table(results, peaks, names))
+    print(*notes, sep="\n")
+    if args.memory:
+        print(memory.table(payload["memory"]))
+    return payload
+
+
+if __name__ == "__main__":
+    main()
