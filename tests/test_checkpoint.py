@@ -134,6 +134,8 @@ def test_other_files_are_data_errors_and_a_missing_one_says_so(tmp_path):
         checkpoint.load(tmp_path / "single.npy")
     with pytest.raises(tg.MissingDataError, match=r"no checkpoint at .*absent\.npz"):
         checkpoint.load(tmp_path / "absent.npz")
+    with pytest.raises(tg.MissingDataError, match=r"folder of .*absent.*does not exist"):
+        checkpoint.save(tmp_path / "absent" / "run.npz", nn.MLP(SIZES))
 
 
 def test_another_models_shapes_are_a_shape_error_naming_the_parameter(tmp_path):

@@ -209,6 +209,8 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
     state = model.state_dict()
     state["extra"] = np.zeros(1)
     del state["layers.2.bias"]
+    with pytest.raises(tg.DTypeError, match="expected a dict, got NoneType"):
+        model.load_state_dict(None)
     with pytest.raises(tg.ArgumentError, match=r"missing keys \['layers.2.bias'\].*\['extra'\]"):
         model.load_state_dict(state)
     del state["extra"]

@@ -304,6 +304,19 @@ def test_bad_hyperparameters_are_named_with_their_value(make, message):
         make(_params())
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda ps: optim.SGD(ps, lr="0.1"), r"lr must be a number, got '0.1'"),
+        (lambda ps: optim.Adam(ps, betas=(0.9, 0.99, 0.999)), "betas must be a pair"),
+        (lambda ps: optim.Adam(ps).load_state_dict(None), "expected a dict, got NoneType"),
+    ],
+)
+def test_values_of_the_wrong_kind_are_dtype_errors(make, message):
+    with pytest.raises(tg.DTypeError, match=message):
+        make(_params())
+
+
 def test_setting_a_bad_lr_later_is_refused():
     opt = optim.SGD(_params(), lr=0.1)
     with pytest.raises(tg.ArgumentError, match="lr"):

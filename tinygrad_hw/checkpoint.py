@@ -42,6 +42,8 @@ def save(path: PathLike, model: Module, optimizer: Optimizer | None = None, **me
         arrays.update({OPTIM + k: np.asarray(v) for k, v in optimizer.state_dict().items()})
     arrays["meta"] = np.array(_meta_json(meta))
     arrays["format"] = np.array(FORMAT)
+    if not Path(path).parent.is_dir():
+        raise MissingDataError(f"save: the folder of {path} does not exist; create it first")
     with atomic_open(path, "wb") as handle:
         np.savez(handle, **arrays)
 

@@ -113,6 +113,8 @@ class Module:
         untouched. Raises ArgumentError naming missing/unexpected keys (ignored when
         ``strict=False``), ShapeError or DTypeError naming the parameter whose array differs.
         """
+        if not isinstance(state, Mapping):
+            raise DTypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
         own = dict(self.named_parameters())
         if strict:
             _check_keys(own.keys(), state.keys())

@@ -94,6 +94,8 @@ class Optimizer:
         Scalars may be 0-d arrays (as np.load returns them).
         """
         owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise DTypeError(f"{owner}: expected a dict, got {type(state).__name__}")
         own = self.state_dict()
         check_keys(owner, own.keys(), state.keys())
         arrays = {k: checked_buffer(owner, k, v, state[k]) for k, v in own.items() if is_array(v)}
@@ -149,8 +151,8 @@ def check_param(owner: str, i: int, p: Any, seen: set[int]) -> None:
 
 def check_number(owner: str, name: str, value: Any, upper: float = math.inf) -> float:
     """A finite float in [0, upper) (or [0, inf)) as a Python float."""
-    if isinstance(value, Tensor) or (isinstance(value, np.ndarray) and value.ndim):
-        raise DTypeError(f"{owner}: {name} must be a number, got {type(value).__name__}")
+    if isinstance(value, Tensor | str | bytes) or (isinstance(value, np.ndarray) and value.ndim):
+        raise DTypeError(f"{owner}: {name} must be a number, got {value!r:.60}")
     try:
         number = float(value)
     except (TypeError, ValueError):
