@@ -65,7 +65,7 @@ def test_a_flipped_sign_is_diagnosed_as_sign(seed, n, m, k):
 factors = st.floats(0.05, 20).filter(lambda c: abs(c - 1) > 0.01)
 
 
-@given(seed=seeds, n=sizes, m=sizes, k=sizes, c=factors, negative=st.booleans())
+@given(seed=seeds, n=sizes, m=sizes, k=st.integers(2, 5), c=factors, negative=st.booleans())
 def test_a_constant_factor_is_diagnosed_as_scale_and_named(seed, n, m, k, c, negative):
     c = -c if negative else c
     loss_fn, params, grads, _ = least_squares(seed, n, m, k)
@@ -86,6 +86,14 @@ def test_a_factor_of_the_batch_size_is_named_as_such(seed, n, too_big):
     assert all(f"off by the batch size N = {n}" in e.message for e in report.values())
     unnamed = check_backprop(loss_fn, params, manual)  # without batch_size: a question
     assert all(f"is {n} your batch size N?" in e.message for e in unnamed.values() if n != 2)
+
+
+def test_a_single_element_gradient_is_a_scale_only_for_a_whole_factor():
+    # any wrong value of one element is "a multiple": only n or 1/n points at a cause
+    loss_fn, params, grads, _ = least_squares(7, 4, 1, 1)
+    for c, diagnosis in ((0.4167, "mismatch"), (3.0, "scale"), (1 / 3, "scale")):
+        report = check_backprop(loss_fn, params, {name: c * g for name, g in grads.items()})
+        assert [entry.diagnosis for entry in report.values()] == [diagnosis] * 2
 
 
 @given(seed=seeds, n=sizes, m=sizes, k=sizes)
@@ -135,6 +143,16 @@ def test_random_noise_is_a_mismatch_listing_the_worst_element(seed, n, m, k):
     worst = np.unravel_index(np.argmax(np.abs(manual - grads["W"])), manual.shape)
     assert f"worst at [{worst[0]}, {worst[1]}] yours {manual[worst]:.6g}" in entry.message
     assert entry.max_abs_error == pytest.approx(np.max(np.abs(manual - grads["W"])), rel=1e-9)
+
+
+def test_a_few_wrong_elements_are_counted_and_listed_alone():
+    loss_fn, params, grads, _ = least_squares(8, 4, 3, 2)
+    manual = grads["W"].copy()
+    manual[2, 1] += 0.5
+    entry = check_backprop(loss_fn, params, {"W": manual, "b": grads["b"]})["W"]
+    assert entry.diagnosis == "mismatch"
+    assert "1 of 6 elements differ; worst at [2, 1] yours" in entry.message
+    assert entry.message.endswith("the others match")
 
 
 def test_zeros_against_a_nonzero_gradient_are_a_mismatch_not_a_scale_of_zero():

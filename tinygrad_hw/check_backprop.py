@@ -30,6 +30,7 @@ from tinygrad_hw.errors import ArgumentError, DTypeError, GraphError, ShapeError
 from tinygrad_hw.tensor import Tensor
 
 DIAGNOSES = ("ok", "sign", "scale", "shape", "transpose", "mismatch")
+_INDENTS = {"initial_indent": "    -> ", "subsequent_indent": "       "}
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,9 @@ class BackpropReport(Mapping[str, GradientCheck]):
         for index, row in enumerate(rows):
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
             if index:
-                lines.append(
-                    textwrap.fill(
-                        self[row[0]].message,
-                        100,
-                        initial_indent="    -> ",
-                        subsequent_indent="       ",
-                    )
-                )
+                lines.append(textwrap.fill(self[row[0]].message, 100, **_INDENTS))
         if wrong and self.ordered:
-            lines.append(
-                f"first wrong: {wrong[0]!r}; everything checked before it agrees, so look at how "
-                f"{wrong[0]!r} is computed from those"
-            )
+            lines.append(f"first wrong: {wrong[0]!r}; all before it agree: look at how it is made")
         return "\n".join(line.rstrip() for line in lines)
 
 
@@ -151,6 +142,8 @@ def _errors(manual: np.ndarray, expected: np.ndarray, atol: float) -> tuple[floa
     if manual.size == 0:
         return 0.0, 0.0
     diff = np.abs(manual - expected)
+    if np.isnan(diff).any():
+        return math.nan, math.nan
     size = np.maximum(np.maximum(np.abs(manual), np.abs(expected)), atol)
     relative = np.divide(diff, size, out=np.zeros_like(diff), where=size > 0)
     return float(np.max(diff)), float(np.max(relative))
@@ -171,8 +164,8 @@ def _same_shape(m: np.ndarray, g: np.ndarray, ctx: _Context) -> tuple[str, str, 
         hint = ": for z = x @ W the gradient is x.T @ dz, not dz.T @ x" if ctx.gradients else ""
         return "transpose", f"transposed (yours = autograd.T){hint}", None
     factor = float(np.vdot(m, g) / np.vdot(g, g))
-    if ctx.close(m, factor * g, abs(factor)):
-        return "scale", _scale_message(factor, ctx), factor
+    if ctx.close(m, factor * g, abs(factor)) and (m.size > 1 or _whole(factor)):
+        return "scale", _scale_message(factor, ctx), factor  # one element: only n or 1/n say much
     return "mismatch", _mismatch_message(m, g, ctx), None
 
 
@@ -181,9 +174,8 @@ def _scale_message(factor: float, ctx: _Context) -> str:
     sign = "sign flipped and " if factor < 0 else ""
     text = f"{sign}off by a constant factor: yours = {factor:.6g} x autograd"
     too_big = abs(factor) >= 1
-    whole = abs(factor) if too_big else 1 / abs(factor)
-    n = round(whole)
-    if not ctx.gradients or n < 2 or not math.isclose(whole, n, rel_tol=1e-6):
+    n = _whole(factor)
+    if not ctx.gradients or not n:
         return text
     fix = "divide by N" if too_big else "you divided by N twice (or the loss is a sum)"
     if n == ctx.batch_size:
@@ -193,6 +185,12 @@ def _scale_message(factor: float, ctx: _Context) -> str:
     if ctx.batch_size is None:
         return f"{text}; is {n} your batch size N? then {fix}"
     return text
+
+
+def _whole(factor: float) -> int:
+    """n when |factor| is a whole number n >= 2 or its reciprocal 1/n, else 0."""
+    size = abs(factor) if abs(factor) >= 1 else 1 / abs(factor)
+    return round(size) if size >= 1.5 and math.isclose(size, round(size), rel_tol=1e-6) else 0
 
 
 def _shape_message(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
@@ -244,15 +242,20 @@ def _mismatch_message(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
             f"unused parameter, dead ReLUs) but yours is not (max |yours| {np.max(np.abs(m)):.3g})"
         )
     abs_error, rel_error = _errors(m, g, ctx.atol)
-    return (
-        f"wrong: max abs error {abs_error:.3g}, max rel error {rel_error:.3g}; worst at "
-        f"{_worst(m, g)}; {_direction_hint(m, g, ctx)}"
+    wrong = np.abs(m - g) > ctx.atol + ctx.rtol * np.abs(g)
+    text = (
+        f"wrong: max abs error {abs_error:.3g}, max rel error {rel_error:.3g}; "
+        f"{wrong.sum()} of {wrong.size} elements differ; worst at {_worst(m, g, wrong)}"
     )
+    if wrong.sum() <= wrong.size // 2:
+        return f"{text}; the others match"
+    return f"{text}; {_direction_hint(m, g, ctx)}"
 
 
-def _worst(m: np.ndarray, g: np.ndarray, count: int = 3) -> str:
-    """The elements that differ most: index, yours, autograd's."""
-    order = np.argsort(-np.abs(m - g).ravel(), kind="stable")[:count]
+def _worst(m: np.ndarray, g: np.ndarray, wrong: np.ndarray, count: int = 3) -> str:
+    """The failing elements that differ most: index, yours, autograd's."""
+    order = np.argsort(-np.abs(m - g).ravel() * wrong.ravel(), kind="stable")[:count]
+    order = order[wrong.ravel()[order]]
     return ", ".join(
         f"{_index(int(i), m.shape)} yours {m.flat[i]:.6g} vs autograd {g.flat[i]:.6g}"
         for i in order
@@ -322,9 +325,7 @@ def check_backprop(
     tensors = _leaves(arrays)
     _scalar(loss_fn(tensors), "loss_fn's result").backward()
     expected = {name: _grad_of(tensor) for name, tensor in tensors.items()}
-    ctx = replace(ctx, batch_size=ctx.batch_size or _per_sample_length(manual, expected))
-    checks = {name: _diagnose(name, manual[name], expected[name], ctx) for name in arrays}
-    return BackpropReport(checks, "check_backprop")
+    return _gradient_report(manual, expected, ctx, "check_backprop")
 
 
 def check_forward(
@@ -375,6 +376,7 @@ def check_layer_grads(
     """
     arrays = _arrays(params, "params")
     manual = _arrays(manual_grads, "manual_grads")
+    ctx = _context(rtol, atol, batch_size)
     tensors = _leaves(arrays)
     outputs = _outputs(forward_fn(tensors), [name for name in manual if name not in arrays])
     if loss not in outputs:
@@ -390,10 +392,14 @@ def check_layer_grads(
         if name in manual and name not in arrays
     }
     expected |= {name: _grad_of(tensors[name]) for name in arrays if name in manual}
-    ctx = _context(rtol, atol, batch_size)
+    return _gradient_report(manual, expected, ctx, "check_layer_grads", ordered=True)
+
+
+def _gradient_report(manual, expected, ctx: _Context, title: str, ordered: bool = False):
+    """Diagnose every expected gradient; N from a per-sample gradient when not given."""
     ctx = replace(ctx, batch_size=ctx.batch_size or _per_sample_length(manual, expected))
     checks = {name: _diagnose(name, manual[name], grad, ctx) for name, grad in expected.items()}
-    return BackpropReport(checks, "check_layer_grads", ordered=True)
+    return BackpropReport(checks, title, ordered)
 
 
 # --------------------------------------------------------------------------- arguments
