@@ -289,7 +289,7 @@ def _direction_hint(m: np.ndarray, g: np.ndarray, ctx: _Context) -> str:
 def _low_precision_message(manual: np.ndarray, entry: GradientCheck) -> str | None:
     """float32 rounding alone can exceed the default tolerances: say so instead of "wrong"."""
     scale = float(np.max(np.abs(entry.autograd), initial=0.0))
-    if manual.dtype.itemsize >= 8 or entry.max_abs_error > 1e-4 * scale:
+    if manual.dtype.kind != "f" or manual.dtype.itemsize >= 8 or entry.max_abs_error > 1e-4 * scale:
         return None
     return (
         f"close but not within tolerance (max abs error {entry.max_abs_error:.3g}); yours is "
