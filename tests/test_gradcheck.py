@@ -15,7 +15,11 @@ from tinygrad_hw import Tensor
 from tinygrad_hw.tensor import _record
 
 RNG = np.random.default_rng(1234)
-B = RNG.standard_normal((3, 3))  # not symmetric, so B and B^T give different vjps
+# A circulant matrix 0.5 I + 2 P + 0.3 P^2 (P the cyclic shift): not symmetric, yet every row
+# and every column sums to 2.8, so an all-ones cotangent cannot tell B from B^T; only a random
+# one can. The transposed-vjp fake below therefore tests that gradcheck's cotangent is random.
+SHIFT = np.roll(np.eye(3), 1, axis=1)
+B = 0.5 * np.eye(3) + 2.0 * SHIFT + 0.3 * SHIFT @ SHIFT
 
 
 def negate_with_sign_flipped_vjp(t: Tensor) -> Tensor:
@@ -23,7 +27,7 @@ def negate_with_sign_flipped_vjp(t: Tensor) -> Tensor:
 
 
 def matmul_with_transposed_vjp(t: Tensor) -> Tensor:
-    """t @ B whose vjp uses B where it needs B^T: invisible to symmetric B, caught otherwise."""
+    """t @ B whose vjp uses B where it needs B^T: invisible to an all-ones cotangent."""
     return _record("bad_matmul", t.data @ B, (lambda g: g @ B,), (t,))
 
 

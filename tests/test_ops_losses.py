@@ -19,6 +19,7 @@ from tinygrad_hw.tensor import _record
 from tinygrad_hw.testing import (
     arrays,
     assert_grad_close,
+    assert_inner_product_identity,
     assert_vjp_matches_finite_differences,
     floats,
     seeds,
@@ -128,3 +129,19 @@ def test_bce_with_logits_after_a_linear_layer_matches_finite_differences(data):
     assert_grad_close(
         lambda x, w, t: bce_with_logits(x @ w, t, "sum"), x, w, targets, seed=data.draw(seeds())
     )
+
+
+@given(seed=seeds())
+def test_a_two_layer_network_with_cross_entropy_passes_the_inner_product_check(seed):
+    """Too many parameters (32 x 16 + 16 x 10) for element-wise differences to be cheap: one
+    directional difference checks <vjp(v), u> = <v, J u> for the whole Jacobian at once.
+    Inputs scaled by 0.3 keep the logits O(1), so the tolerance argument of
+    tinygrad_hw.testing holds for the single sum it compares."""
+    rng = np.random.default_rng(seed)
+    x, w1, w2 = (0.3 * rng.standard_normal(s) for s in [(8, 32), (32, 16), (16, 10)])
+    labels = rng.integers(0, 10, size=8)
+
+    def loss(x, w1, w2):
+        return cross_entropy((x @ w1).tanh() @ w2, labels)
+
+    assert_inner_product_identity(loss, x, w1, w2, seed=seed)

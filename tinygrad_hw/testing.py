@@ -5,7 +5,7 @@ on them too, so there is one source of truth for "what a well-posed test input i
 it means for a gradient to be right".
 
     from hypothesis import given, strategies as st
-    from tinygrad_hw.testing import assert_grad_close, broadcastable_shapes, tensors
+    from tinygrad_hw.testing import assert_grad_close, broadcastable_shapes, seeds, tensors
 
     @given(st.data())
     def test_my_op(data):
