@@ -7,8 +7,11 @@ nothing about the test labels can be learnt: test accuracy stays at chance, 1/K,
 test loss climbs above ln K, the loss of predicting 1/K for every class, because the network
 is now confidently wrong on about (K-1)/K of the test rows.
 
-Training stops once the training loss is below ``target_loss`` (default 0.01), or after
-``--epochs``.
+Training stops at the first epoch whose training accuracy reaches ``target_acc`` (default
+1.0: every training label memorised; the training loss is then ~0.03), or after ``--epochs``.
+That is the reference's stopping point: from PyTorch's initialisation it comes after 79
+epochs for K = 10 (test loss 5.62) and 56 for K = 2, and the test loss keeps climbing
+afterwards (6.5 at epoch 113, when the training loss reaches 0.01).
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from models import builders
 from models.experiment import QUICK_TEST, Config, Data, Experiment
 from tinygrad_hw import optim
 from tinygrad_hw.datasets import load_dataset
 from tinygrad_hw.errors import ArgumentError
-from tinygrad_hw.nn import MLP, Module
+from tinygrad_hw.nn import Module
 
 HIDDEN = 512
 QUICK_ROWS = 200  # --quick: few enough rows that 10 epochs visibly start memorising them
@@ -40,7 +44,7 @@ class RandomLabels(Experiment):
         "batch_size": 100,
         "lr": 1e-3,
         "classes": (10,),
-        "options": {"target_loss": 0.01},
+        "options": {"target_acc": 1.0, "init": "torch"},
     }
     quick_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "batch_size": 50}
 
@@ -57,7 +61,8 @@ class RandomLabels(Experiment):
         return Data(x_train, y_train, x_test, y_test, k, note)
 
     def build(self, cfg: Config, data: Data, rng: np.random.Generator) -> tuple[Module, Any]:
-        model = MLP([data.x_train.shape[1], HIDDEN, data.classes], activation="relu", rng=rng)
+        sizes = [data.x_train.shape[1], HIDDEN, data.classes]
+        model = builders.mlp(sizes, "relu", cfg, rng)
         return model, optim.Adam(model.parameters(), lr=cfg.lr)
 
     def figure_title(self, data: Data) -> str:
@@ -65,7 +70,7 @@ class RandomLabels(Experiment):
         return f"{self.name}: 784-{HIDDEN}-{k} ReLU MLP, Adam, on uniformly random labels (K = {k})"
 
     def should_stop(self, row: dict[str, Any], cfg: Config) -> bool:
-        return row["epoch"] > 0 and row["train_loss"] < cfg.options["target_loss"]
+        return row["epoch"] > 0 and row["train_acc"] >= cfg.options["target_acc"]
 
     def summary(self, rows: list[dict[str, Any]], data: Data) -> str:
         last, k = rows[-1], data.classes

@@ -16,6 +16,7 @@ from models.runner import CHECKPOINT, CURVES, METRICS, run_experiment
 from models.toy import REPORT_Z1, traced_gradients
 from tinygrad_hw import Tensor
 from tinygrad_hw.datasets import load_dataset
+from tinygrad_hw.errors import ArgumentError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # float32 forward passes summed over ~100 rows: relative error ~1e-6; 1e-5 leaves room.
@@ -26,6 +27,20 @@ def quick(name: str, out, **overrides):
     stream = io.StringIO()
     result = run_experiment(registry.get(name), overrides, quick=True, out=out, stream=stream)
     return result, stream.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``quick_run(name) -> (folder, result, printed)``, each experiment trained once."""
+    done = {}
+
+    def run(name: str):
+        if name not in done:
+            folder = tmp_path_factory.mktemp(name)
+            done[name] = (folder, *quick(name, folder))
+        return done[name]
+
+    return run
 
 
 def log_softmax64(z: np.ndarray) -> np.ndarray:
@@ -48,8 +63,8 @@ def a_batch(name: str, rows: int = 40, seed: int = 3):
 
 # ---------------------------------------------------------------------- every experiment
 @pytest.mark.parametrize("name", list(registry.EXPERIMENTS))
-def test_quick_run_writes_its_files_and_the_loss_falls(tmp_path, name):
-    result, printed = quick(name, tmp_path)
+def test_quick_run_writes_its_files_and_the_loss_falls(quick_run, name):
+    tmp_path, result, printed = quick_run(name)
     for filename in (METRICS, CHECKPOINT):
         assert (tmp_path / filename).stat().st_size > 0
     assert (tmp_path / CURVES).read_bytes()[:8] == PNG_MAGIC
@@ -66,8 +81,8 @@ def test_quick_run_writes_its_files_and_the_loss_falls(tmp_path, name):
     assert "\r" not in printed
 
 
-def test_random_labels_are_memorised_but_not_generalised(tmp_path):
-    result, _ = quick("random-labels", tmp_path)
+def test_random_labels_are_memorised_but_not_generalised(quick_run):
+    _, result, _ = quick_run("random-labels")
     first, last = result.metrics["epochs"][0], result.metrics["epochs"][-1]
     assert last["train_acc"] > 0.1 + 0.4  # far above chance, 1/K = 0.1, on 200 rows
     # 200 test rows at chance: accuracy ~ Binomial(200, 0.1) / 200, sd 0.021; 0.25 is 7 sd.
@@ -139,8 +154,8 @@ def test_seed003_relu70_puts_a_relu_on_the_logits():
 
 
 # ---------------------------------------------------------------------- the toy
-def test_toy_trace_is_the_gradient_and_the_loss_falls(tmp_path):
-    result, printed = quick("seed003-toy", tmp_path)
+def test_toy_trace_is_the_gradient_and_the_loss_falls(quick_run):
+    _, result, printed = quick_run("seed003-toy")
     y = np.array([[0.0, 1.0], [1.0, 0.0]])  # labels [1, 0]
     w, b = np.zeros((2, 2)), np.zeros(2)
     for row in result.metrics["epochs"][1:]:
@@ -180,3 +195,33 @@ def test_traced_gradients_come_from_the_tape_not_a_formula():
     z = x @ model.linear.weight.data
     dz = (np.exp(log_softmax64(z)) - np.eye(2)[labels]) / 2
     np.testing.assert_allclose(trace["dW"], x.T @ dz, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- initialisation
+def test_torch_init_draws_weights_and_biases_uniformly_within_one_over_sqrt_fan_in():
+    from models.builders import mlp
+
+    exp = registry.get("seed000")
+    model = mlp([784, 100, 10], "relu", exp.config({}), np.random.default_rng(0))
+    for (name, p), fan_in in zip(model.named_parameters(), (784, 784, 100, 100), strict=True):
+        bound = 1 / math.sqrt(fan_in)
+        assert np.abs(p.data).max() <= bound, name
+        # U(-a, a) has sd a/sqrt(3). The sample sd of n uniform draws has relative sd
+        # sqrt(0.8 / n) / 2: 0.16% for the 78,400 first-layer weights, so 2% is ~12 sd.
+        if p.size >= 10_000:
+            assert p.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02), name
+        assert np.all(p.data != 0), name  # the biases are drawn too, not left at zero
+        if p.size >= 100:  # P(all of n draws inside 0.9 a) = 0.9^n: 3e-5 for n = 100
+            assert np.abs(p.data).max() > 0.9 * bound, name
+
+
+def test_unknown_init_is_an_argument_error(tmp_path):
+    with pytest.raises(ArgumentError, match="init"):
+        quick("seed000", tmp_path, init="lecun")
+
+
+def test_random_labels_stop_at_the_first_epoch_reaching_target_accuracy(tmp_path):
+    result, _ = quick("random-labels", tmp_path, target_acc=0.5)
+    accuracies = [row["train_acc"] for row in result.metrics["epochs"]]
+    assert accuracies[-1] >= 0.5 and max(accuracies[:-1]) < 0.5
+    assert len(accuracies) - 1 < 10  # stopped before the quick run's 10 epochs

@@ -73,15 +73,21 @@ def test_resume_after_one_epoch_ends_with_identical_weights(tmp_path):
     assert without_timing(straight.metrics["epochs"]) == without_timing(resumed.metrics["epochs"])
 
 
-@pytest.mark.parametrize(("name", "call"), [("seed000", 7), ("seed003-relu50", 130)])
-def test_ctrl_c_mid_round_saves_and_resume_is_exact(tmp_path, monkeypatch, name, call):
-    """Interrupted in the middle of a round (epoch 2 of seed000's 5 batches a round; step
-    130 of seed003's 100-step rounds), then resumed: same weights as never stopped."""
-    straight = quiet_run(name, tmp_path / "a")
+SEED003_SHORT = {"steps": 60, "log_every": 25}  # three rounds of sampled batches
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "call"), [("seed000", {}, 7), ("seed003-relu50", SEED003_SHORT, 40)]
+)
+def test_ctrl_c_mid_round_saves_and_resume_is_exact(tmp_path, monkeypatch, name, overrides, call):
+    """Interrupted in the middle of a round (seed000: batch 2 of epoch 2, 5 batches an
+    epoch; seed003-relu50: step 40, in the second 25-step round), then resumed: the same
+    weights and optimizer state as a run never stopped."""
+    straight = quiet_run(name, tmp_path / "a", **overrides)
     exp = registry.get(name)
     interrupt_at_call(exp, monkeypatch, call)
     with pytest.raises(Interrupted) as stop:
-        quiet_run(name, tmp_path / "b")
+        quiet_run(name, tmp_path / "b", **overrides)
     monkeypatch.undo()
     assert "Resume with: python -m models run " + name in stop.value.message
     assert stop.value.message.rstrip().endswith("--resume")
@@ -91,6 +97,7 @@ def test_ctrl_c_mid_round_saves_and_resume_is_exact(tmp_path, monkeypatch, name,
     assert saved["batches_done"] > 0  # the checkpoint is from the middle of a round
     resumed = quiet_run(name, tmp_path / "b", resume=True)
     assert_same_state(straight, resumed)
+    assert resumed.metrics["epochs"][-1]["step"] == straight.metrics["epochs"][-1]["step"]
 
 
 def test_resume_keeps_hyperparameters(tmp_path):
