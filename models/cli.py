@@ -117,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + stop.message, file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("\nInterrupted before training started; nothing was saved.", file=sys.stderr)
+        print(
+            "\nInterrupted outside the training loop (loading data, writing figures): "
+            "nothing more was saved; a checkpoint written before is intact.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except TinygradHWError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -155,15 +155,18 @@ class Run:
             self.print_line(self.progress.history[0])
         with deferred_interrupt() as flag:
             try:
-                while self.progress.round < self.rounds and not self.exp.should_stop(
-                    self.progress.history[-1], self.cfg
-                ):
+                while not self.done():
                     self.run_round(flag)
             except ForcedStop:
                 raise Interrupted(self.forced_message()) from None
             except KeyboardInterrupt:
                 raise Interrupted(self.stop_and_save()) from None
         return self.finish()
+
+    def done(self) -> bool:
+        """All rounds run, or the experiment's own stopping rule met."""
+        last = self.progress.history[-1]
+        return self.progress.round >= self.rounds or self.exp.should_stop(last, self.cfg)
 
     def run_round(self, flag: StopFlag) -> None:
         """One round: its batches (skipping those done before an interruption), then
@@ -348,4 +351,6 @@ def run_experiment(
     run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out))
     if resume:
         run.restore()
+        if run.done():
+            run.stream.write(f"{out} holds a finished run; raise --epochs/--steps to go on.\n")
     return run.train()
