@@ -1,7 +1,19 @@
 """tinygrad_hw: a small, readable reverse-mode autograd on numpy, for learning and checking
-backpropagation."""
+backpropagation.
 
+``tinygrad_hw.testing`` (Hypothesis strategies and gradient assertions) is imported on its own,
+so that the library needs only numpy.
+"""
+
+from tinygrad_hw import checkpoint, graph, nn, optim
 from tinygrad_hw.autodiff import detect_anomaly, is_grad_enabled, no_grad
+from tinygrad_hw.check_backprop import (
+    BackpropReport,
+    check_backprop,
+    check_forward,
+    check_layer_grads,
+)
+from tinygrad_hw.checkpoint import load, save
 from tinygrad_hw.errors import (
     AnomalyError,
     ArgumentError,
@@ -22,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError",
     "ArgumentError",
+    "BackpropReport",
     "BadIndexError",
     "DTypeError",
     "DataError",
@@ -31,11 +44,20 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "TinygradHWError",
+    "check_backprop",
+    "check_forward",
+    "check_layer_grads",
+    "checkpoint",
     "concatenate",
     "detect_anomaly",
     "gradcheck",
+    "graph",
     "is_grad_enabled",
+    "load",
+    "nn",
     "no_grad",
+    "optim",
+    "save",
     "stack",
     "where",
 ]

@@ -181,6 +181,8 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise MissingDataError(f"IDX file not found: {path}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not an IDX file") from None
     if raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(raw, path)
     return parse_idx(raw, str(path))

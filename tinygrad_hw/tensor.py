@@ -11,10 +11,11 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.autodiff import Node, _Mode, backward, check_forward
-from tinygrad_hw.errors import BadIndexError, DTypeError, GraphError, ShapeError
+from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, GraphError, ShapeError
 from tinygrad_hw.ops.arrays import argmax, cast, copy, is_float_dtype, ndarray, ones
 from tinygrad_hw.validation import (
-    broadcast_error,
+    binary_error,
+    clip_bound,
     matmul_error,
     normalize_axes,
     normalize_axis,
@@ -92,6 +93,17 @@ class Tensor:
         if self.data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
         return self.data.item()
+
+    def graph(self, names: Any = None) -> str:
+        """The recorded graph of this result as Graphviz DOT text (tinygrad_hw.graph.to_dot)."""
+        from tinygrad_hw.graph import to_dot  # graph.py imports this module: import at call time
+
+        return to_dot(self, names)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op (no recorded inputs)."""
+        return self._node is None or self._node.sink is not None
 
     def detach(self) -> "Tensor":
         """The same data, outside the graph (no gradient flows through it)."""
@@ -219,8 +231,9 @@ class Tensor:
         return _unary("tanh", ops.tanh, self)
 
     def clip(self, lo: float | None, hi: float | None) -> "Tensor":
+        lo, hi = clip_bound("lo", lo), clip_bound("hi", hi)
         if lo is not None and hi is not None and lo > hi:
-            raise ShapeError(f"clip: lo={lo} is greater than hi={hi}")
+            raise ArgumentError(f"clip: lo={lo} is greater than hi={hi}")
         return _unary("clip", ops.clip, self, lo, hi)
 
     # ----------------------------------------------------------------- reductions
@@ -228,10 +241,7 @@ class Tensor:
         return _unary("sum", ops.sum, self, self._axes("sum", axis), keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        axes = self._axes("mean", axis)
-        if self.size == 0:
-            raise ShapeError(f"mean: empty tensor of shape {self.shape} has no mean")
-        return _unary("mean", ops.mean, self, axes, keepdims)
+        return _unary("mean", ops.mean, self, self._nonempty_axes("mean", axis), keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         return _unary("max", ops.max, self, self._nonempty_axes("max", axis), keepdims)
@@ -240,19 +250,21 @@ class Tensor:
         return _unary("min", ops.min, self, self._nonempty_axes("min", axis), keepdims)
 
     def logsumexp(self, axis: int = -1, keepdims: bool = False) -> "Tensor":
-        axis = self._axis("logsumexp", axis)
+        axis = self._nonempty_axis("logsumexp", axis)
         return _unary("logsumexp", ops.logsumexp, self, axis, keepdims)
 
     def softmax(self, axis: int = -1) -> "Tensor":
-        return _unary("softmax", ops.softmax, self, self._axis("softmax", axis))
+        return _unary("softmax", ops.softmax, self, self._nonempty_axis("softmax", axis))
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
-        return _unary("log_softmax", ops.log_softmax, self, self._axis("log_softmax", axis))
+        return _unary(
+            "log_softmax", ops.log_softmax, self, self._nonempty_axis("log_softmax", axis)
+        )
 
     def argmax(self, axis: int | None = None) -> np.ndarray:
         """Index of the maximum (not differentiable): a numpy integer array."""
         axis = None if axis is None else self._axis("argmax", axis)
-        if self.size == 0:
+        if self.size == 0 and (axis is None or self.shape[axis] == 0):
             raise ShapeError(f"argmax: empty tensor of shape {self.shape}")
         return argmax(self.data, axis)
 
@@ -260,6 +272,12 @@ class Tensor:
         if self.ndim == 0:
             raise ShapeError(f"{op}: needs at least 1 dimension, got a 0-d tensor")
         return normalize_axis(axis, self.ndim, op, self.shape)
+
+    def _nonempty_axis(self, op: str, axis: Any) -> int:
+        axis = self._axis(op, axis)
+        if self.shape[axis] == 0:
+            raise ShapeError(f"{op}: axis {axis} of shape {self.shape} is empty")
+        return axis
 
     def _axes(self, op: str, axis: Any) -> tuple[int, ...] | None:
         return normalize_axes(axis, self.ndim, op, self.shape)
@@ -283,13 +301,13 @@ class Tensor:
         return _unary("transpose", ops.transpose, self, transpose_axes(axes, self.ndim, self.shape))
 
     def __getitem__(self, index: Any) -> "Tensor":
-        index = _plain_index(index)
         try:
-            return _unary("getitem", ops.getitem, self, index)
+            out, vjps = ops.getitem(self.data, _plain_index(index))
         except (IndexError, ValueError, TypeError) as error:
             raise BadIndexError(
                 f"getitem: cannot index shape {self.shape} with {index!r:.80}: {error}"
             ) from None
+        return _record("getitem", out, vjps, (self,))
 
 
 # --------------------------------------------------------------------- recording
@@ -322,7 +340,10 @@ def _lift(value: Any, like: Tensor) -> Tensor:
 
 
 def _unary(op: str, forward: Any, x: Tensor, *params: Any) -> Tensor:
-    out, vjps = forward(x.data, *params)
+    try:
+        out, vjps = forward(x.data, *params)
+    except (TypeError, ValueError) as error:  # -bool, int ** negative int, ...
+        raise DTypeError(f"{op}: not defined for a tensor of dtype {x.dtype} ({error})") from None
     return _record(op, out, vjps, (x,))
 
 
@@ -331,8 +352,8 @@ def _binary(op: str, forward: Any, a: Any, b: Any) -> Tensor:
     b = _lift(b, a)
     try:
         out, vjps = forward(a.data, b.data)
-    except ValueError:
-        raise broadcast_error(op, a.data, b.data) from None
+    except (TypeError, ValueError) as error:
+        raise binary_error(op, a.data, b.data, error) from None
     return _record(op, out, vjps, (a, b))
 
 
@@ -355,7 +376,8 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        array = np.asarray(index)  # a ragged list raises ValueError: a BadIndexError above
+        return array.astype(np.intp) if array.size == 0 else array  # x[[]], as numpy
     return index
 
 
@@ -379,8 +401,10 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
-    if isinstance(tensors, Tensor | np.ndarray) or not len(tensors):
-        raise ShapeError(f"{op}: needs a non-empty list of tensors")
+    if not isinstance(tensors, list | tuple) or not tensors:
+        raise ShapeError(
+            f"{op}: needs a non-empty list or tuple of tensors, got {type(tensors).__name__}"
+        )
     first = next((t for t in tensors if isinstance(t, Tensor)), Tensor(tensors[0]))
     return [_lift(t, first) for t in tensors]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.errors import DTypeError, ShapeError
+from tinygrad_hw.errors import DTypeError, ShapeError, TinygradHWError
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -40,6 +40,8 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
 
 def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:
     """One axis as a non-negative int, or ShapeError naming the axis and the shape."""
+    if isinstance(axis, bool | np.bool_):  # operator.index(True) is 1; numpy refuses it too
+        raise DTypeError(f"{op}: axis must be an int, got {axis!r}")
     try:
         index = operator.index(axis)
     except TypeError:
@@ -62,6 +64,25 @@ def normalize_axes(axis: Any, ndim: int, op: str, shape: tuple[int, ...]):
 
 def broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ShapeError:
     return ShapeError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together")
+
+
+def binary_error(op: str, a: np.ndarray, b: np.ndarray, error: Exception) -> TinygradHWError:
+    """What a failed elementwise op was told: shapes that do not broadcast, else dtypes the
+    op is not defined for (numpy refuses -bool, bool - bool, int ** negative int)."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return broadcast_error(op, a, b)
+    return DTypeError(f"{op}: not defined for dtypes {a.dtype} and {b.dtype} ({error})")
+
+
+def clip_bound(name: str, value: Any) -> Any:
+    """A clip bound: None or a real number."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating)
+    ):
+        raise DTypeError(f"clip: {name} must be a number or None, got {value!r:.60}")
+    return value
 
 
 def matmul_error(a: np.ndarray, b: np.ndarray) -> ShapeError:

@@ -34,7 +34,8 @@ def neg(a: np.ndarray) -> Forward:
 
 def power_const(a: np.ndarray, exponent: np.ndarray) -> Forward:
     """a ** c for a constant exponent c: d/da = c a^(c-1)."""
-    return a**exponent, (lambda g: g * exponent * a ** (exponent - 1),)
+    # c a^(c-1) with the exponent 0 kept at 0 for c == 0, so x**0 has gradient 0 even at x = 0
+    return a**exponent, (lambda g: g * exponent * a ** np.where(exponent == 0, 1, exponent - 1),)
 
 
 def power(a: np.ndarray, b: np.ndarray) -> Forward:
@@ -50,7 +51,7 @@ def power(a: np.ndarray, b: np.ndarray) -> Forward:
             log_a = np.log(np.where(a > 0, a, 1))
             return g * np.where(a > 0, out * log_a, np.where(a == 0, 0, np.nan))
 
-    return out, (lambda g: g * b * a ** (b - 1), grad_b)
+    return out, (lambda g: g * b * a ** np.where(b == 0, 1, b - 1), grad_b)
 
 
 def exp(x: np.ndarray) -> Forward:
