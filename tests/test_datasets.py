@@ -9,6 +9,7 @@ import importlib.util
 import socket
 import sys
 import threading
+import types
 from pathlib import Path
 
 import numpy as np
@@ -318,6 +319,26 @@ def test_digits_from_scikit_learn():
     counts = np.bincount(np.concatenate([y_train, y_test]))
     assert np.all(np.abs(np.bincount(y_test) - 360 * counts / 1797) < 1)  # stratified
     np.testing.assert_array_equal(digits()[1][1], y_test)  # fixed seed
+
+
+def test_digits_splits_and_scales_what_scikit_learn_gives(monkeypatch):
+    """digits()' own work (split, scaling, dtypes) with a stand-in for sklearn's loader, so it
+    is tested where scikit-learn is not installed too."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(10), 180)[:1797]
+    pixels = rng.integers(0, 17, size=(1797, 64)).astype(np.float64)
+    pixels[0, 0] = 16.0
+    fake = types.ModuleType("sklearn.datasets")
+    fake.load_digits = lambda: types.SimpleNamespace(data=pixels, target=labels)
+    monkeypatch.setitem(sys.modules, "sklearn", types.ModuleType("sklearn"))
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", fake)
+    (x_train, y_train), (x_test, y_test) = digits()
+    assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int64
+    assert max(x_train.max(), x_test.max()) == 1.0 and min(x_train.min(), x_test.min()) == 0.0
+    both = np.concatenate([x_train, x_test]) * 16
+    assert sorted(map(tuple, both)) == sorted(map(tuple, pixels))  # every row, once
+    assert np.all(np.abs(np.bincount(y_test, minlength=10) - 360 * np.bincount(labels) / 1797) < 1)
 
 
 def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
