@@ -100,7 +100,9 @@ class LogisticRegression(Experiment):
     def extra_outputs(self, out: Path, model: Module, data: Data, metrics: dict) -> None:
         """loss_per_step.png (the report's loss plot) and samples.png."""
         title = f"logistic regression, {data.note}: average training loss per step"
-        plots.plot_step_losses(metrics["step_losses"], title, Path(out) / "loss_per_step.png")
+        ylabel = "average loss: mean BCE + (lambda/2) ||w||^2"
+        path = Path(out) / "loss_per_step.png"
+        plots.plot_step_losses(metrics["step_losses"], title, path, ylabel)
         digits = _two_classes(tuple(metrics["hyperparameters"]["classes"]))
         with no_grad():
             logits = self.forward(model, Tensor(data.x_test[:SAMPLES])).data

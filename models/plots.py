@@ -37,14 +37,16 @@ def plot_curves(
     epochs: Sequence[dict],
     title: str,
     path: PathLike,
-    xlabel: str = "epoch",
+    x_key: str = "epoch",
     chance_classes: int | None = None,
 ) -> None:
-    """Loss (left) and accuracy (right) per epoch, train and test, from metrics' epoch rows.
+    """Loss (left) and accuracy (right) per epoch, train and test, from metrics' epoch rows;
+    ``x_key="step"`` puts optimizer steps on the x axis instead.
 
     With ``chance_classes`` K, dashed lines mark the chance level: loss ln K, accuracy 1/K.
     """
-    x = [row["epoch"] for row in epochs]
+    x = [row[x_key] for row in epochs]
+    xlabel = "epoch" if x_key == "epoch" else "iterations (optimizer steps)"
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, name in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
         ax.plot(x, [row[f"train_{key}"] for row in epochs], "o-", ms=3, label=f"train {name}")
@@ -62,12 +64,14 @@ def plot_curves(
     save_figure(fig, path)
 
 
-def plot_step_losses(losses: Sequence[float], title: str, path: PathLike) -> None:
-    """The average training loss after each optimisation step (seed 002's loss plot)."""
+def plot_step_losses(
+    losses: Sequence[float], title: str, path: PathLike, ylabel: str = "average loss"
+) -> None:
+    """The average training loss at each optimisation step (seed 002's loss plot)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(np.arange(len(losses)), losses, lw=1.2)
     ax.set_xlabel("number of training steps")
-    ax.set_ylabel("average loss")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     save_figure(fig, path)

@@ -270,13 +270,13 @@ class Run:
         return metrics
 
     def write_curves(self) -> None:
-        xlabel = "epoch" if self.exp.schedule == "epochs" else "round"
+        x_key = "epoch" if self.exp.schedule == "epochs" else "step"
         chance = self.data.classes if self.exp.plot_chance else None
         plots.plot_curves(
             self.progress.history,
             self.exp.figure_title(self.data),
             self.out / CURVES,
-            xlabel,
+            x_key,
             chance,
         )
 

@@ -71,7 +71,7 @@ class Toy(Experiment):
     title = "problem 3: 2x2 toy softmax regression, zero weights, lr 1, two traced steps"
     seed_report = "003"
     seed_figure = "z1 = [[-0.5, 0.5], [0.5, -0.5]], dz1 = +-0.3655 (ascent for labels [0, 1])"
-    reference = "labels [1, 0]: J 0.6931 -> 0.4741 -> 0.3477"
+    reference = "closed form (p - y) / N, labels [1, 0]: J 0.6931 -> 0.4741 -> 0.3477"
     schedule = "iterations"
     log_every = 1
     defaults: ClassVar[dict[str, Any]] = {
