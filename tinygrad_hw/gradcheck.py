@@ -94,7 +94,8 @@ def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float,
     )
     raise GradcheckError(
         f"gradcheck: input {index} (shape {analytic.shape}): gradient wrong at element "
-        f"{tuple(int(w) for w in worst)}: tape {analytic[worst]!r}, finite differences "
-        f"{numeric[worst]!r}, error {error[worst]!r} > atol {atol} + rtol {rtol} * |numeric|; "
+        f"{tuple(int(w) for w in worst)}: tape {float(analytic[worst])!r}, finite differences "
+        f"{float(numeric[worst])!r}, error {float(error[worst]):.3g} > atol {atol} + rtol {rtol} "
+        "* |numeric|; "
         f"{int(bad.sum())} of {bad.size} elements fail"
     )
