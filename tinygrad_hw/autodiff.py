@@ -129,37 +129,69 @@ def topological_order(root: Node) -> list[Node]:
             continue
         visited.add(id(node))
         if node.vjps is None:
-            raise GraphError(
-                f"backward() through a graph that was already freed (at op '{node.op}'): a "
-                "first backward() releases the saved arrays; pass retain_graph=True to it to "
-                "backpropagate through the same graph again"
-            )
+            raise _freed_error(node)
         stack.append((node, True))
         stack.extend((p, False) for p in node.parents if p is not None and id(p) not in visited)
     return order
+
+
+def _freed_error(node: Node) -> GraphError:
+    return GraphError(
+        f"backward() through a graph that was already freed (at op '{node.op}'): a first "
+        "backward() releases the saved arrays; pass retain_graph=True to it to backpropagate "
+        "through the same graph again"
+    )
+
+
+def count_consumers(root: Node) -> dict[int, int]:
+    """For every node reachable from ``root``, how many recorded uses it has on the way there.
+
+    A node is ready for its vjps once that many gradients have arrived (Kahn's algorithm),
+    which orders the backward pass without sorting. Raises GraphError on a freed graph before
+    any gradient moves.
+    """
+    consumers: dict[int, int] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.vjps is None:
+            raise _freed_error(node)
+        for parent in node.parents:
+            if parent is None:
+                continue
+            key = id(parent)
+            if key in consumers:
+                consumers[key] += 1
+            else:
+                consumers[key] = 1
+                stack.append(parent)
+    return consumers
 
 
 def backward(root: Node, seed: ndarray, retain_graph: bool = False) -> None:
     """Send ``seed`` (dLoss/dRoot) back through the graph into every reachable leaf.
 
     Gradients live in a local dict and are popped once used, so intermediate gradients are
-    freed as soon as possible; a node used several times receives the sum. Unless
-    ``retain_graph``, each node drops its vjps (and with them the saved arrays) once used.
+    freed as soon as possible; a node used several times receives the sum before its own
+    vjps run. Unless ``retain_graph``, each node drops its vjps (and with them the saved
+    arrays) once used.
     """
-    order = topological_order(root)
+    pending = count_consumers(root)
     grads: dict[int, ndarray] = {id(root): seed}
     delivered: set[int] = set()
     check = _Mode.detect_anomaly
-    for node in reversed(order):
-        g = grads.pop(id(node), None)
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(id(node))
         if node.sink is not None:
-            if g is not None:
-                _deliver(node, g, delivered)
+            _deliver(node, g, delivered)
             continue
-        if g is not None:
-            for index, (parent, vjp) in enumerate(zip(node.parents, node.vjps, strict=True)):
-                if parent is None or vjp is None:
-                    continue
+        for index, (parent, vjp) in enumerate(zip(node.parents, node.vjps, strict=True)):
+            if parent is None:
+                continue
+            key = id(parent)
+            if vjp is not None:
                 cotangent = vjp(g)
                 if cotangent.shape != parent.shape:
                     cotangent = sum_to_shape(cotangent, parent.shape)
@@ -167,8 +199,11 @@ def backward(root: Node, seed: ndarray, retain_graph: bool = False) -> None:
                     cotangent = cast(cotangent, parent.dtype)
                 if check:
                     _check_backward(node, index, cotangent)
-                previous = grads.get(id(parent))
-                grads[id(parent)] = cotangent if previous is None else previous + cotangent
+                previous = grads.get(key)
+                grads[key] = cotangent if previous is None else previous + cotangent
+            pending[key] -= 1
+            if pending[key] == 0 and key in grads:
+                ready.append(parent)
         if not retain_graph:
             node.vjps = None
             node.parents = ()
