@@ -9,6 +9,7 @@ drops the rounds it spoiled.
 import io
 import itertools
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -125,12 +126,16 @@ def assert_same(
 
 
 def machine_info() -> dict[str, Any]:
-    """Enough about the machine to tell two result files apart."""
+    """Enough about the machine to tell two result files apart, and how busy it was: the load
+    average (1, 5, 15 min) above the core count means other processes shared the cores."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -7,9 +7,12 @@
    framework overhead, so the difference is the fixed cost of recording and replaying ops.
 2. The MLP 784-100-10 step at batch 32 (float32), ours and manual interleaved: the share of
    our step that is overhead, (ours - manual) / ours.
-3. cProfile of that step: the top functions by their own time (tottime) per step, and the
-   time per file, so the overhead can be traced to lines of code. cProfile itself slows
-   Python-heavy code down, so read the profile for proportions, the timings for sizes.
+3. cProfile of that step (and of the manual one, for contrast): the top functions by their
+   own time (tottime) per step, and the own time per file. numpy arithmetic written with
+   operators (``a @ b``, ``g * mask``) is not a function call, so its time counts as the own
+   time of the function that wrote it: the ops files' own time is mostly the maths itself.
+   cProfile slows Python-heavy code down, so read the profile for proportions and the
+   interleaved timings for sizes.
 """
 
 import argparse
@@ -79,12 +82,16 @@ def step_overhead(rounds: int, seconds: float, batch: int = 32) -> dict[str, Any
     }
 
 
-def profile_step(steps: int, batch: int = 32, top: int = 20) -> dict[str, Any]:
-    """cProfile ``steps`` of our step; the top functions by tottime, per step, and by file."""
+def profile_step(steps: int, side: str = "ours", batch: int = 32, top: int = 20) -> dict[str, Any]:
+    """cProfile ``steps`` of one side's step ("ours" or "manual"); the top functions by
+    tottime, per step, and by file."""
     mlp = init_mlp(SIZES, "relu", np.float32, seed=0)
     x, labels = random_batch(batch, np.float32)
-    model = ours.build_model(mlp)
-    step = ours.train_step(model, ours.make_optimizer(model, "sgd", 1e-3))
+    if side == "manual":
+        step = manual_step(mlp, 1e-3)
+    else:
+        model = ours.build_model(mlp)
+        step = ours.train_step(model, ours.make_optimizer(model, "sgd", 1e-3))
     step(x, labels)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -146,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "tiny_op": tiny_op_timings(rounds, seconds),
         "step": [step_overhead(rounds, seconds, batch) for batch in (32, 128)],
         "profile_batch32": profile_step(steps),
+        "profile_manual_batch32": profile_step(steps, "manual", top=8),
     }
     common.write_json(args.out, payload)
     print(report(payload))
@@ -167,7 +175,12 @@ def report(payload: dict[str, Any]) -> str:
             ],
         ),
         "",
-        "cProfile, batch-32 step (us per step, cProfile overhead included):",
+        "cProfile, batch-32 step: own time per file (us per step, cProfile overhead included)",
+        common.markdown_table(
+            ["file", "own us"], list(payload["profile_batch32"]["by_file_us_per_step"].items())
+        ),
+        "",
+        "top functions by own time:",
         common.markdown_table(
             ["function", "calls/step", "own us", "cumulative us"],
             [list(r.values()) for r in payload["profile_batch32"]["top_functions"]],
