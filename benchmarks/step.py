@@ -25,6 +25,24 @@ IN_FEATURES, CLASSES, LR = 784, 10, 1e-3
 FULL = {"hidden": (100, 256), "batch": (32, 128, 1024, 8192), "rounds": 21, "seconds": 0.05}
 QUICK = {"hidden": (32,), "batch": (16, 64), "rounds": 3, "seconds": 0.002}
 DTYPES = (np.float32, np.float64)
+# The issue's targets for ours / manual: (smallest batch it applies to, limit); the first
+# one whose batch floor is reached applies. And: faster than PyTorch eager up to batch 128.
+TARGETS = ((128, 1.05), (1, 1.15))
+TORCH_TARGET_MAX_BATCH = 128
+
+
+def verdict(record: dict) -> dict[str, Any]:
+    """Whether one configuration meets the issue's targets (None: torch not measured)."""
+    limit = next(limit for floor, limit in TARGETS if record["batch"] >= floor)
+    timings = record["timings"]
+    beats_torch = None
+    if "torch" in timings and record["batch"] <= TORCH_TARGET_MAX_BATCH:
+        beats_torch = timings["ours"]["median_s"] < timings["torch"]["median_s"]
+    return {
+        "ratio_limit": limit,
+        "meets_ratio": record["ratio_ours_over_manual"] <= limit,
+        "faster_than_torch": beats_torch,
+    }
 
 
 def random_batch(batch: int, dtype: type, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +112,7 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
     for timing in timings.values():
         timing["gflops"] = flops / timing["median_s"] / 1e9
     ratio = timings["ours"]["median_s"] / timings["manual"]["median_s"]
-    return {
+    record = {
         "hidden": hidden,
         "batch": batch,
         "dtype": np.dtype(dtype).name,
@@ -103,22 +121,31 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
         "timings": timings,
         "ratio_ours_over_manual": ratio,
     }
+    return record | {"target": verdict(record)}
 
 
 def table(results: list[dict], peaks: dict[str, float], names: Sequence[str]) -> str:
     """The markdown summary: microseconds per step, the ratio, and GFLOP/s."""
-    header = ["H", "dtype", "batch", "manual us", "ours us", "ours/manual"]
+    header = ["H", "dtype", "batch", "manual us", "ours us", "ours/manual", "target"]
     header += [f"{name} us" for name in names] + ["manual GF/s", "ours GF/s", "ours % peak"]
     rows = []
     for r in results:
         t = r["timings"]
         row = [r["hidden"], r["dtype"], r["batch"], t["manual"]["median_s"] * 1e6]
-        row += [t["ours"]["median_s"] * 1e6, r["ratio_ours_over_manual"]]
+        row += [t["ours"]["median_s"] * 1e6, r["ratio_ours_over_manual"], _target_cell(r)]
         row += [t[name]["median_s"] * 1e6 for name in names]
         gflops = t["ours"]["gflops"]
         row += [t["manual"]["gflops"], gflops, 100 * gflops / peaks[r["dtype"]]]
         rows.append(row)
     return common.markdown_table(header, rows)
+
+
+def _target_cell(record: dict) -> str:
+    target = record["target"]
+    cell = f"{'met' if target['meets_ratio'] else 'MISSED'} (<= {target['ratio_limit']})"
+    if target["faster_than_torch"] is not None:
+        cell += ", beats torch" if target["faster_than_torch"] else ", slower than torch"
+    return cell
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -136,6 +163,9 @@ def plot(results: list[dict], path: Path) -> None:
             batches, [r["ratio_ours_over_manual"] for r in rows], "o-", label=f"H={key[0]} {key[1]}"
         )
     axis.axhline(1.0, color="gray", lw=0.8)
+    for batch_floor, limit in TARGETS:
+        axis.axhline(limit, color="gray", lw=0.8, ls="--")
+        axis.annotate(f"target, batch >= {batch_floor}", (min(FULL["batch"]), limit), fontsize=7)
     axis.set(xscale="log", xlabel="batch size", ylabel="time ours / manual numpy")
     axis.set_title("one SGD step of MLP 784-H-10 (median of interleaved rounds)")
     axis.legend()

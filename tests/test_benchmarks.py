@@ -180,3 +180,17 @@ def test_overhead_quick_writes_json(tmp_path):
     payload = _json(out)
     assert payload["tiny_op"]["ours"] > 0
     assert payload["profile_batch32"]["top_functions"]
+
+
+def test_verdict_applies_the_issue_targets():
+    def record(batch: int, ratio: float) -> dict:
+        timings = {"ours": {"median_s": 1.0}, "torch": {"median_s": 2.0}}
+        return {"batch": batch, "ratio_ours_over_manual": ratio, "timings": timings}
+
+    assert step.verdict(record(32, 1.1)) == {
+        "ratio_limit": 1.15,
+        "meets_ratio": True,
+        "faster_than_torch": True,
+    }
+    assert not step.verdict(record(128, 1.1))["meets_ratio"]
+    assert step.verdict(record(1024, 1.0))["faster_than_torch"] is None  # torch target <= 128
