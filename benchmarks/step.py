@@ -8,6 +8,10 @@ PyTorch / HIPS autograd when installed) compute the manual loss and gradients fr
 weights and batch, then times all of them interleaved and reports the median over rounds, the
 ratio ours / manual, and the GFLOP/s of each step against numpy's GEMM peak in this run.
 Results: JSON and a PNG of the ratio by batch size; a markdown table on stdout.
+
+Timings are wall-clock medians, so run on an idle machine. On a busy one, numpy's OpenBLAS
+threads wait for cores that other processes hold and the small GEMMs get erratic;
+``OPENBLAS_NUM_THREADS=1`` gives steadier numbers (the JSON records the setting and the load).
 """
 
 import argparse
