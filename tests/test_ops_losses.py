@@ -145,3 +145,22 @@ def test_a_two_layer_network_with_cross_entropy_passes_the_inner_product_check(s
         return cross_entropy((x @ w1).tanh() @ w2, labels)
 
     assert_inner_product_identity(loss, x, w1, w2, seed=seed)
+
+
+@given(
+    n=st.integers(1, 3),
+    sizes=st.lists(shapes(max_dims=2), min_size=1, max_size=3),
+    weight=floats(0.01, 2.0),
+    data=st.data(),
+)
+def test_l2_penalty_matches_finite_differences_and_its_closed_form(n, sizes, weight, data):
+    """weight * sum ||p||^2 over several arrays (0-d, 1-d, 2-d): gradient 2 weight p."""
+    params = [data.draw(arrays(shape)) for shape in sizes]
+    out, vjps = ops.l2_penalty(params, weight)
+    np.testing.assert_allclose(out, weight * sum(np.sum(p * p) for p in params), rtol=1e-12)
+    g = np.float64(data.draw(floats(-2.0, 2.0)))
+    for p, vjp in zip(params, vjps, strict=True):
+        np.testing.assert_allclose(vjp(g), 2 * weight * p * g, rtol=1e-12, atol=1e-15)
+    assert_vjp_matches_finite_differences(
+        lambda *ps: ops.l2_penalty(list(ps), weight), params, data
+    )

@@ -14,8 +14,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_hw as tg
-from tinygrad_hw import Tensor
-from tinygrad_hw.testing import arrays, assert_grad_close, axis, broadcastable_shapes, seeds, shapes
+from tinygrad_hw import Tensor, ops
+from tinygrad_hw.testing import (
+    arrays,
+    assert_grad_close,
+    assert_vjp_matches_finite_differences,
+    axis,
+    broadcastable_shapes,
+    seeds,
+    shapes,
+)
 
 
 def _reshape_targets(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -171,3 +179,13 @@ def test_matmul_matches_finite_differences(case, form, data):
     assert isinstance(out, Tensor)
     np.testing.assert_allclose(out.data, _matmul_oracle(a, b), rtol=1e-12, atol=1e-14)
     assert_grad_close(fn, *inputs, seed=data.draw(seeds()))
+
+
+@given(n=st.integers(1, 4), fan_in=st.integers(1, 4), fan_out=st.integers(1, 4), data=st.data())
+def test_linear_matches_finite_differences_and_matmul_plus_bias(n, fan_in, fan_out, data):
+    """The fused x @ w + b of nn.Linear: value as matmul then add, vjps by differences."""
+    x, w = data.draw(arrays((n, fan_in))), data.draw(arrays((fan_in, fan_out)))
+    b = data.draw(arrays((fan_out,)))
+    out, _ = ops.linear(x, w, b)
+    np.testing.assert_allclose(out, x @ w + b, rtol=1e-12, atol=1e-14)
+    assert_vjp_matches_finite_differences(ops.linear, [x, w, b], data)

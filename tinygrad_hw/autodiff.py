@@ -143,14 +143,14 @@ def _freed_error(node: Node) -> GraphError:
     )
 
 
-def count_consumers(root: Node) -> dict[int, int]:
+def count_consumers(root: Node) -> dict[Node, int]:
     """For every node reachable from ``root``, how many recorded uses it has on the way there.
 
     A node is ready for its vjps once that many gradients have arrived (Kahn's algorithm),
     which orders the backward pass without sorting. Raises GraphError on a freed graph before
     any gradient moves.
     """
-    consumers: dict[int, int] = {}
+    consumers: dict[Node, int] = {}
     stack = [root]
     while stack:
         node = stack.pop()
@@ -159,11 +159,10 @@ def count_consumers(root: Node) -> dict[int, int]:
         for parent in node.parents:
             if parent is None:
                 continue
-            key = id(parent)
-            if key in consumers:
-                consumers[key] += 1
+            if parent in consumers:
+                consumers[parent] += 1
             else:
-                consumers[key] = 1
+                consumers[parent] = 1
                 stack.append(parent)
     return consumers
 
@@ -177,20 +176,20 @@ def backward(root: Node, seed: ndarray, retain_graph: bool = False) -> None:
     arrays) once used.
     """
     pending = count_consumers(root)
-    grads: dict[int, ndarray] = {id(root): seed}
+    grads: dict[Node, ndarray] = {root: seed}
     delivered: set[int] = set()
     check = _Mode.detect_anomaly
     ready = [root]
     while ready:
         node = ready.pop()
-        g = grads.pop(id(node))
+        g = grads.pop(node)
         if node.sink is not None:
             _deliver(node, g, delivered)
             continue
-        for index, (parent, vjp) in enumerate(zip(node.parents, node.vjps, strict=True)):
+        for index, parent in enumerate(node.parents):
             if parent is None:
                 continue
-            key = id(parent)
+            vjp = node.vjps[index]
             if vjp is not None:
                 cotangent = vjp(g)
                 if cotangent.shape != parent.shape:
@@ -199,10 +198,10 @@ def backward(root: Node, seed: ndarray, retain_graph: bool = False) -> None:
                     cotangent = cast(cotangent, parent.dtype)
                 if check:
                     _check_backward(node, index, cotangent)
-                previous = grads.get(key)
-                grads[key] = cotangent if previous is None else previous + cotangent
-            pending[key] -= 1
-            if pending[key] == 0 and key in grads:
+                previous = grads.get(parent)
+                grads[parent] = cotangent if previous is None else previous + cotangent
+            pending[parent] -= 1
+            if pending[parent] == 0 and parent in grads:
                 ready.append(parent)
         if not retain_graph:
             node.vjps = None

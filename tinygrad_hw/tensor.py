@@ -322,8 +322,8 @@ def _record(op: str, out: Any, vjps: tuple, inputs: tuple[Tensor, ...]) -> Tenso
     result.grad = None
     result._node = None
     if _Mode.grad_enabled:
-        parents = tuple(t._node for t in inputs)
-        if any(p is not None for p in parents):
+        parents = tuple([t._node for t in inputs])
+        if parents.count(None) != len(parents):  # some input needs a gradient
             result._node = Node(op, out.shape, out.dtype, parents, vjps)
     return result
 

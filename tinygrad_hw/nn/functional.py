@@ -31,7 +31,7 @@ BCE_EPS = 1e-7
 # --------------------------------------------------------------------------- checks
 def _float_tensor(op: str, name: str, value: Any) -> Tensor:
     tensor = value if isinstance(value, Tensor) else Tensor(_as_array(op, name, value))
-    if not np.issubdtype(tensor.dtype, np.floating):
+    if tensor.dtype.kind != "f":
         raise DTypeError(
             f"{op}: {name} must be floating point, got dtype {tensor.dtype} "
             f"(cast with .astype(np.float32))"
@@ -106,8 +106,8 @@ def _class_indices(op: str, labels: np.ndarray, n: int, k: int) -> np.ndarray:
         )
     if labels.shape != (n,):
         raise ShapeError(f"{op}: labels have shape {labels.shape}, logits {(n, k)}: need ({n},)")
-    bad = (labels < 0) | (labels >= k)
-    if bad.any():
+    if labels.size and (np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= k):
+        bad = (labels < 0) | (labels >= k)
         i = int(np.argmax(bad))
         raise ArgumentError(
             f"{op}: label {labels[i]} at position {i} is out of range for K={k} classes "
@@ -203,11 +203,8 @@ def l2_penalty(params: Iterable[Tensor] | Tensor, weight: float = 1.0) -> Tensor
     op = "l2_penalty"
     weight = _nonnegative_number(op, "weight", weight)
     tensors = [params] if isinstance(params, Tensor) else _tensor_list(op, params)
-    total = None
-    for tensor in tensors:
-        square_sum = (tensor * tensor).sum()
-        total = square_sum if total is None else total + square_sum
-    return total * weight
+    out, vjps = ops.l2_penalty([t.data for t in tensors], weight)
+    return _record(op, out, vjps, tuple(tensors))
 
 
 def _tensor_list(op: str, params: Any) -> list[Tensor]:

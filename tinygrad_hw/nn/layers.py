@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.nn.module import Module
-from tinygrad_hw.tensor import Tensor
-from tinygrad_hw.validation import to_array
+from tinygrad_hw.tensor import Tensor, _lift, _record
 
 Seed = int | np.random.Generator | None
 INITS = ("he", "xavier", "zeros", "normal")
@@ -116,15 +116,18 @@ class Linear(Module):
         self.bias = Tensor(np.zeros(self.out_features, dtype), requires_grad=True) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        if not (isinstance(x, Tensor) and x.requires_grad):
+        if not isinstance(x, Tensor) or (x._node is None and x.dtype != self.weight.dtype):
             # A constant input takes the layer's dtype (Tensor's usual rule for constants), so
             # float64 data never silently turns a float32 model's forward pass into float64.
-            x = to_array(x.data if isinstance(x, Tensor) else x)
-        if np.ndim(x) == 0 or x.shape[-1] != self.in_features:
+            x = _lift(x.data if isinstance(x, Tensor) else x, self.weight)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape "
                 f"{np.shape(x)}, its last axis must be {self.in_features}"
             )
+        if self.bias is not None and x.ndim == 2:  # a batch of rows: the fused op
+            out, vjps = ops.linear(x.data, self.weight.data, self.bias.data)
+            return _record("linear", out, vjps, (x, self.weight, self.bias))
         out = x @ self.weight
         return out if self.bias is None else out + self.bias
 

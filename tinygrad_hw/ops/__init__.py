@@ -27,9 +27,10 @@ from tinygrad_hw.ops.losses import (
     binary_cross_entropy_with_logits,
     cross_entropy_labels,
     cross_entropy_targets,
+    l2_penalty,
 )
 from tinygrad_hw.ops.reductions import log_softmax, logsumexp, max, mean, min, softmax, sum
-from tinygrad_hw.ops.shaping import concatenate, getitem, matmul, reshape, stack, transpose
+from tinygrad_hw.ops.shaping import concatenate, getitem, linear, matmul, reshape, stack, transpose
 from tinygrad_hw.ops.types import Forward, Vjp
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "div",
     "exp",
     "getitem",
+    "l2_penalty",
+    "linear",
     "log",
     "log_softmax",
     "logsumexp",

@@ -14,10 +14,14 @@ def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return g
     extra = g.ndim - len(shape)
     stretched = tuple(i + extra for i, n in enumerate(shape) if n == 1 and g.shape[i + extra] != 1)
-    return np.sum(g, axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
+    if not stretched:  # only leading axes were added (a bias): a fresh array, no reshape view
+        return np.add.reduce(g, axis=tuple(range(extra)))
+    return np.add.reduce(g, axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
 
 
 def ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    if shape == ():
+        return np.array(1, dtype=dtype)  # the usual backward() seed; np.ones is slower
     return np.ones(shape, dtype=dtype)
 
 

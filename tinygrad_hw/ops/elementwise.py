@@ -75,7 +75,10 @@ def abs(x: np.ndarray) -> Forward:
 
 def relu(x: np.ndarray) -> Forward:
     """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
-    return np.maximum(x, 0), (lambda g: g * (x > 0),)
+    # Save the mask, not x or y: a bool array is 1/4 (1/8) of a float32 (float64) one, and the
+    # output can then be freed as soon as the next layer's backward is done with it.
+    mask = x > 0
+    return np.maximum(x, 0), (lambda g: g * mask,)
 
 
 def sigmoid(x: np.ndarray) -> Forward:

@@ -13,16 +13,17 @@ from tinygrad_hw.ops.types import Forward
 
 def _reduce(per_sample: np.ndarray, reduction: str) -> tuple[np.ndarray, float]:
     """The loss and the scale 1/N (mean) or 1 (sum) its gradient carries."""
+    total = np.add.reduce(per_sample)  # np.mean / np.sum add ~5 us of Python per call
     if reduction == "mean":
-        return np.mean(per_sample), 1.0 / per_sample.shape[0]
-    return np.sum(per_sample), 1.0
+        return total / per_sample.shape[0], 1.0 / per_sample.shape[0]
+    return total, 1.0
 
 
 def cross_entropy_labels(logits: np.ndarray, labels: np.ndarray, reduction: str) -> Forward:
     """-log softmax(z)[y] over rows of (N, K) logits and integer labels (N,)."""
-    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     e = np.exp(shifted)
-    total = np.sum(e, axis=-1, keepdims=True)
+    total = np.add.reduce(e, axis=-1, keepdims=True)
     rows = np.arange(logits.shape[0])
     # -log p[y] = log sum e - shifted[y]: one exp for forward and backward alike
     loss, scale = _reduce(np.log(total[:, 0]) - shifted[rows, labels], reduction)
@@ -67,3 +68,17 @@ def binary_cross_entropy_with_logits(
         return (np.exp(-np.logaddexp(0, -logits)) - targets) * (g * scale)
 
     return loss, (grad_logits, lambda g: -logits * (g * scale))
+
+
+def l2_penalty(arrays: list[np.ndarray], weight: float) -> Forward:
+    """weight * sum_i ||p_i||^2 over several arrays, as one op: d/dp_i = 2 weight p_i.
+
+    One pass over each array forward (a dot product) and one backward, where the chain of
+    mul, sum and add ops makes five.
+    """
+    total = sum(np.vdot(p, p) for p in arrays) * weight
+
+    def grad(p: np.ndarray):
+        return lambda g: p * (2 * weight * g)
+
+    return np.asarray(total, dtype=arrays[0].dtype), tuple(grad(p) for p in arrays)
