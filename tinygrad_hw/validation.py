@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.errors import DTypeError, ShapeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError, TinygradHWError
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -133,3 +133,14 @@ def transpose_axes(axes: tuple[Any, ...], ndim: int, shape: tuple[int, ...]):
             f"transpose: axes {axes} are not a permutation of the {ndim} axes of shape {shape}"
         )
     return normalized
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1, or the library's error naming ``name`` and the value."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"{name} must be an int, got {value!r}") from None
+    if number < 1:
+        raise ArgumentError(f"{name} must be >= 1, got {number}")
+    return number

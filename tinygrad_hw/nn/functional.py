@@ -12,7 +12,6 @@ closed form). The other losses are short compositions of Tensor ops.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.tensor import Tensor, _record
+from tinygrad_hw.validation import positive_int
 
 REDUCTIONS = ("mean", "sum")
 # Probabilities are clamped to [BCE_EPS, 1] inside the logs of binary_cross_entropy. float32
@@ -237,12 +237,7 @@ def _nonnegative_number(op: str, name: str, value: Any) -> float:
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
     """Integer labels of any shape -> array of shape labels.shape + (num_classes,) with a 1 at
     each label's position; labels outside [0, num_classes) raise ArgumentError."""
-    try:
-        k = operator.index(num_classes)
-    except TypeError:
-        raise DTypeError(f"one_hot: num_classes must be an int, got {num_classes!r}") from None
-    if k < 1:
-        raise ArgumentError(f"one_hot: num_classes must be >= 1, got {k}")
+    k = positive_int("one_hot: num_classes", num_classes)
     labels = _as_array("one_hot", "labels", labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")

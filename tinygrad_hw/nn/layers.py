@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.nn.module import Module
 from tinygrad_hw.tensor import Tensor, _lift, _record
+from tinygrad_hw.validation import positive_int
 
 Seed = int | np.random.Generator | None
 INITS = ("he", "xavier", "zeros", "normal")
@@ -46,16 +46,6 @@ def _float_dtype(dtype: Any) -> np.dtype:
     if resolved not in (np.float32, np.float64):
         raise DTypeError(f"dtype must be np.float32 or np.float64, got {resolved}")
     return resolved
-
-
-def _positive_int(name: str, value: Any) -> int:
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"{name} must be an int, got {value!r}") from None
-    if number < 1:
-        raise ArgumentError(f"{name} must be >= 1, got {number}")
-    return number
 
 
 def init_weight(
@@ -105,8 +95,8 @@ class Linear(Module):
         rng: Seed = None,
     ) -> None:
         super().__init__()
-        self.in_features = _positive_int("Linear: in_features", in_features)
-        self.out_features = _positive_int("Linear: out_features", out_features)
+        self.in_features = positive_int("Linear: in_features", in_features)
+        self.out_features = positive_int("Linear: out_features", out_features)
         dtype = _float_dtype(dtype)
         if init not in INITS:
             raise ArgumentError(f"Linear: init must be one of {INITS}, got {init!r}")
