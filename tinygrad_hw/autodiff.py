@@ -131,7 +131,10 @@ def topological_order(root: Node) -> list[Node]:
         if node.vjps is None:
             raise _freed_error(node)
         stack.append((node, True))
-        stack.extend((p, False) for p in node.parents if p is not None and id(p) not in visited)
+        # reversed, so that inputs are visited (and listed) left to right
+        stack.extend(
+            (p, False) for p in reversed(node.parents) if p is not None and id(p) not in visited
+        )
     return order
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.atomic import atomic_write_bytes
-from tinygrad_hw.autodiff import Node
+from tinygrad_hw.autodiff import Node, topological_order
 from tinygrad_hw.errors import (
     ArgumentError,
     DTypeError,
@@ -112,26 +112,14 @@ def _root_node(tensor: Any) -> Node:
 
 
 def _graph_nodes(root: Node) -> list[Node]:
-    """Every node reachable from ``root``, each after its inputs (iterative depth-first)."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.vjps is None:
-            raise GraphError(
-                f"to_dot: the graph was freed by backward() (at op '{node.op}'): call to_dot "
-                "before backward(), or call backward(retain_graph=True) to keep the graph"
-            )
-        stack.append((node, True))
-        stack.extend((p, False) for p in reversed(node.parents) if p is not None)
-    return order
+    """Every node reachable from ``root``, each after its inputs (the engine's own order)."""
+    try:
+        return topological_order(root)
+    except GraphError:
+        raise GraphError(
+            "to_dot: the graph was freed by backward(): call to_dot before backward(), or call "
+            "backward(retain_graph=True) to keep the graph"
+        ) from None
 
 
 def _labels(names: Mapping[Any, Any] | None) -> dict[int, str]:
