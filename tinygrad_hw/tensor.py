@@ -333,10 +333,21 @@ def _lift(value: Any, like: Tensor) -> Tensor:
     Python number or a float64 array never upcasts a float32 computation."""
     if isinstance(value, Tensor):
         return value
+    if type(value) in (float, int) and like.data.dtype.kind == "f":
+        return _constant(np.asarray(value, dtype=like.data.dtype))  # the common x * 2.0
     array = to_array(value)
     if array.dtype != like.dtype and is_float_dtype(like.dtype):
         array = cast(array, like.dtype)
-    return Tensor(array)
+    return _constant(array)
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    """A Tensor outside the graph around an array already checked and converted."""
+    constant = Tensor.__new__(Tensor)
+    constant.data = array
+    constant.grad = None
+    constant._node = None
+    return constant
 
 
 def _unary(op: str, forward: Any, x: Tensor, *params: Any) -> Tensor:
