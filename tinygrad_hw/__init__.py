@@ -14,6 +14,7 @@ from tinygrad_hw.check_backprop import (
     check_layer_grads,
 )
 from tinygrad_hw.checkpoint import load, save
+from tinygrad_hw.combine import concatenate, stack, where
 from tinygrad_hw.errors import (
     AnomalyError,
     ArgumentError,
@@ -27,7 +28,7 @@ from tinygrad_hw.errors import (
     TinygradHWError,
 )
 from tinygrad_hw.gradcheck import gradcheck
-from tinygrad_hw.tensor import Tensor, concatenate, stack, where
+from tinygrad_hw.tensor import Tensor
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ Every method is a one-liner that hands arrays to a primitive in ``ops`` and reco
 with ``_record``; the maths of each op, forward and backward, lives in ``ops`` only.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -390,55 +390,3 @@ def _plain_index(index: Any) -> Any:
         array = np.asarray(index)  # a ragged list raises ValueError: a BadIndexError above
         return array.astype(np.intp) if array.size == 0 else array  # x[[]], as numpy
     return index
-
-
-# --------------------------------------------------------------------- module-level ops
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a`` where ``condition`` else ``b``, broadcasting all three."""
-    mask = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if mask.dtype != bool:
-        raise DTypeError(f"where: condition must be boolean, got dtype {mask.dtype}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)
-    a = _lift(a, b) if isinstance(b, Tensor) else a
-    b = _lift(b, a)
-    try:
-        out, vjps = ops.where(mask, a.data, b.data)
-    except ValueError:
-        raise ShapeError(
-            f"where: shapes {mask.shape}, {a.shape} and {b.shape} cannot be broadcast together"
-        ) from None
-    return _record("where", out, vjps[1:], (a, b))
-
-
-def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
-    if not isinstance(tensors, list | tuple) or not tensors:
-        raise ShapeError(
-            f"{op}: needs a non-empty list or tuple of tensors, got {type(tensors).__name__}"
-        )
-    first = next((t for t in tensors if isinstance(t, Tensor)), Tensor(tensors[0]))
-    return [_lift(t, first) for t in tensors]
-
-
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; the gradient is split back into the pieces."""
-    parts = _tensor_list("concatenate", tensors)
-    axis = parts[0]._axis("concatenate", axis)
-    shapes = [t.shape for t in parts]
-    if any(len(s) != len(shapes[0]) for s in shapes) or any(
-        s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes
-    ):
-        raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
-    out, vjps = ops.concatenate([t.data for t in parts], axis)
-    return _record("concatenate", out, vjps, tuple(parts))
-
-
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shape tensors along a new axis."""
-    parts = _tensor_list("stack", tensors)
-    shapes = [t.shape for t in parts]
-    if any(s != shapes[0] for s in shapes):
-        raise ShapeError(f"stack: all shapes must be equal, got {shapes}")
-    axis = normalize_axis(axis, parts[0].ndim + 1, "stack", shapes[0])
-    out, vjps = ops.stack([t.data for t in parts], axis)
-    return _record("stack", out, vjps, tuple(parts))
