@@ -93,7 +93,7 @@ def call_site() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def check_forward(op: str, out: ndarray, inputs: tuple[ndarray, ...]) -> None:
+def check_finite_forward(op: str, out: ndarray, inputs: tuple[ndarray, ...]) -> None:
     """Anomaly mode, forward: the op's result must be finite."""
     if all_finite(out):
         return

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw import ops
-from tinygrad_hw.autodiff import Node, _Mode, backward, check_forward
+from tinygrad_hw.autodiff import Node, _Mode, backward, check_finite_forward
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, GraphError, ShapeError
 from tinygrad_hw.ops.arrays import argmax, cast, copy, is_float_dtype, ndarray, ones
 from tinygrad_hw.validation import (
@@ -316,7 +316,7 @@ def _record(op: str, out: Any, vjps: tuple, inputs: tuple[Tensor, ...]) -> Tenso
     if type(out) is not ndarray:
         out = np.asarray(out)  # reductions to a scalar give numpy scalars
     if _Mode.detect_anomaly:
-        check_forward(op, out, tuple(t.data for t in inputs))
+        check_finite_forward(op, out, tuple(t.data for t in inputs))
     result = Tensor.__new__(Tensor)
     result.data = out
     result.grad = None

@@ -4,8 +4,6 @@ the library lives in the ops package (a GPU backend replaces this package, nothi
 import numpy as np
 
 ndarray = np.ndarray
-float32 = np.float32
-float64 = np.float64
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -31,11 +29,6 @@ def all_finite(a: np.ndarray) -> bool:
 
 def is_float_dtype(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.floating)
-
-
-def as_array(data: object, dtype: object = None) -> np.ndarray:
-    """numpy's own conversion; the Tensor layer turns its errors into the library's."""
-    return np.asarray(data, dtype=dtype)
 
 
 def cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
