@@ -5,7 +5,7 @@ there, and the engine hides it: it casts every cotangent back to its input's dty
 audit looks before the casts, at
 
 - the result of every recorded op (each graph node's dtype),
-- every array an op saved for its backward pass (the cells of its vjp closures),
+- every array an op saved for its backward pass (what its primitive declared it needs),
 - every cotangent a vjp returns, before the engine casts it (the vjps are wrapped),
 - every parameter's gradient, and every parameter after the optimizer step (which must
   also still be the same array: updated in place).
@@ -15,6 +15,7 @@ It reads the private ``Tensor._node`` to reach the graph; the walk itself is the
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,23 +26,17 @@ from tinygrad_hw.autodiff import Node, topological_order
 Finding = tuple[str, str, str]  # (where, what, dtype)
 
 
-def saved_arrays(vjp: Callable) -> list[np.ndarray]:
-    """The ndarrays a vjp closure holds: what its op saved from the forward pass."""
-    cells = getattr(vjp, "__closure__", None) or ()
-    found = []
-    for cell in cells:
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        if isinstance(value, np.ndarray):
-            found.append(value)
-    return found
+def saved_arrays(node: Node) -> list[np.ndarray]:
+    """The arrays a node keeps for its vjps: its output, its inputs and its residuals, as
+    declared by its primitive."""
+    out, inputs = node.saved
+    values = [out, *inputs, *(node.residuals or {}).values()]
+    return [v for v in values if isinstance(v, np.ndarray)]
 
 
 def _watch(vjp: Callable, op: str, index: int, findings: list[Finding]) -> Callable:
-    def watched(g: np.ndarray) -> np.ndarray:
-        cotangent = vjp(g)
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        cotangent = vjp(*args, **kwargs)
         findings.append(("cotangent", f"{op} input {index}", np.asarray(cotangent).dtype.name))
         return cotangent
 
@@ -59,14 +54,9 @@ def instrument(loss: Tensor) -> list[Finding]:
         findings.append(("result", node.op, np.dtype(node.dtype).name))
         if node.sink is not None:
             continue
-        wrapped = []
-        for index, vjp in enumerate(node.vjps):
-            if vjp is not None:
-                for array in saved_arrays(vjp):
-                    findings.append(("saved", f"{node.op} input {index}", array.dtype.name))
-                vjp = _watch(vjp, node.op, index, findings)
-            wrapped.append(vjp)
-        node.vjps = tuple(wrapped)
+        findings += [("saved", node.op, array.dtype.name) for array in saved_arrays(node)]
+        vjps = [_watch(v, node.op, i, findings) for i, v in enumerate(node.primitive.vjps)]
+        node.primitive = replace(node.primitive, vjps=tuple(vjps))
     return findings
 
 

@@ -1,8 +1,8 @@
 """gradcheck itself: it must reject wrong backward passes with a useful message, accept right
 ones, and refuse calls it cannot check.
 
-Wrong ops are built as fake primitives recorded with ``tinygrad_hw.tensor._record``: a forward
-computed correctly and a vjp that is deliberately wrong in one known way.
+Wrong ops are built as fake primitives (``tinygrad_hw.primitive``, run by ``tinygrad_hw.apply``):
+a forward computed correctly and a vjp that is deliberately wrong in one known way.
 """
 
 import re
@@ -12,7 +12,6 @@ import pytest
 
 import tinygrad_hw as tg
 from tinygrad_hw import Tensor
-from tinygrad_hw.tensor import _record
 
 RNG = np.random.default_rng(1234)
 # A circulant matrix 0.5 I + 2 P + 0.3 P^2 (P the cyclic shift): not symmetric, yet every row
@@ -22,17 +21,22 @@ SHIFT = np.roll(np.eye(3), 1, axis=1)
 B = 0.5 * np.eye(3) + 2.0 * SHIFT + 0.3 * SHIFT @ SHIFT
 
 
+BAD_NEG = tg.primitive("bad_neg", lambda xp, x: -x, [lambda xp, g, out, x: g])
+# t @ B whose vjp uses B where it needs B^T: invisible to an all-ones cotangent
+BAD_MATMUL = tg.primitive("bad_matmul", lambda xp, x: x @ B, [lambda xp, g, out, x: g @ B])
+GOOD_MATMUL = tg.primitive("good_matmul", lambda xp, x: x @ B, [lambda xp, g, out, x: g @ B.T])
+
+
 def negate_with_sign_flipped_vjp(t: Tensor) -> Tensor:
-    return _record("bad_neg", -t.data, (lambda g: g,), (t,))
+    return tg.apply(BAD_NEG, t)
 
 
 def matmul_with_transposed_vjp(t: Tensor) -> Tensor:
-    """t @ B whose vjp uses B where it needs B^T: invisible to an all-ones cotangent."""
-    return _record("bad_matmul", t.data @ B, (lambda g: g @ B,), (t,))
+    return tg.apply(BAD_MATMUL, t)
 
 
 def matmul_with_correct_vjp(t: Tensor) -> Tensor:
-    return _record("good_matmul", t.data @ B, (lambda g: g @ B.T,), (t,))
+    return tg.apply(GOOD_MATMUL, t)
 
 
 @pytest.mark.parametrize("fake", [negate_with_sign_flipped_vjp, matmul_with_transposed_vjp])
@@ -52,8 +56,12 @@ def test_gradcheck_accepts_a_correct_vjp_and_real_ops():
 def _scaled_with_bumped_vjp(a: Tensor, b: Tensor, bump: np.ndarray) -> Tensor:
     """a * b with the correct vjp for a, and b's vjp off by ``bump`` (added, not scaled by g,
     so the error at each element is exactly the bump whatever the cotangent)."""
-    vjps = (lambda g: g * b.data, lambda g: g * a.data + bump)
-    return _record("bumped", a.data * b.data, vjps, (a, b))
+    bumped = tg.primitive(
+        "bumped",
+        lambda xp, a, b: a * b,
+        [lambda xp, g, out, a, b: g * b, lambda xp, g, out, a, b: g * a + bump],
+    )
+    return tg.apply(bumped, a, b)
 
 
 def test_the_error_names_the_input_the_worst_element_and_both_values():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_hw.nn.functional as F
-import tinygrad_hw.tensor as tensor_module
+import tinygrad_hw.recording as recording_module
 from tinygrad_hw import Tensor, autodiff, nn, optim
 from tinygrad_hw.data import minibatches
 
@@ -123,17 +123,17 @@ def test_bce_with_logits_at_1e4_is_finite_with_gradient_sigmoid_minus_target(dty
 
 # --------------------------------------------------------------------------- float32 training
 class DtypeRecorder:
-    """Records the dtype of every op's output (Tensor._record, also as imported by
-    nn.functional) and of every cotangent the engine had to cast to its input's dtype."""
+    """Records the dtype of every op's output (recording.record, which every apply calls)
+    and of every cotangent the engine had to cast to its input's dtype."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.outputs: list[tuple[str, np.dtype]] = []
         self.cast_cotangents: list[np.dtype] = []
-        record, cast = tensor_module._record, autodiff.cast
+        record, cast = recording_module.record, autodiff.cast
 
-        def recording(op, out, vjps, inputs):
-            result = record(op, out, vjps, inputs)
-            self.outputs.append((op, result.dtype))
+        def recording(primitive, *args, **kwargs):
+            result = record(primitive, *args, **kwargs)
+            self.outputs.append((primitive.name, result.dtype))
             return result
 
         def casting(array, dtype):
@@ -141,8 +141,7 @@ class DtypeRecorder:
                 self.cast_cotangents.append(array.dtype)
             return cast(array, dtype)
 
-        monkeypatch.setattr(tensor_module, "_record", recording)
-        monkeypatch.setattr(F, "_record", recording)
+        monkeypatch.setattr(recording_module, "record", recording)
         monkeypatch.setattr(autodiff, "cast", casting)
 
     def float64_ops(self) -> list[str]:

@@ -6,8 +6,6 @@ tinygrad_hw.testing. Forward values are checked against a float64 oracle written
 rtol 1e-12 plus atol 1e-14 (a loss of exactly 0, e.g. with one class, rounds to ~1e-16).
 """
 
-from functools import partial
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -15,12 +13,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_hw import Tensor, ops
-from tinygrad_hw.tensor import _record
+from tinygrad_hw.recording import apply
 from tinygrad_hw.testing import (
     arrays,
     assert_grad_close,
     assert_inner_product_identity,
     assert_vjp_matches_finite_differences,
+    evaluate_primitive,
     floats,
     seeds,
     shapes,
@@ -57,11 +56,13 @@ def probability_rows(draw: st.DrawFn, shape: tuple[int, int]) -> np.ndarray:
 @given(drawn=logits_and_labels(), data=st.data())
 def test_cross_entropy_labels_matches_finite_differences(reduction, drawn, data):
     logits, labels = drawn
-    out, _ = ops.cross_entropy_labels(logits, labels, reduction)
+    out, _ = evaluate_primitive(
+        ops.cross_entropy_labels, [logits], labels=labels, reduction=reduction
+    )
     expected = _reduce(-_log_softmax_rows(logits)[np.arange(len(labels)), labels], reduction)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
-    forward = partial(ops.cross_entropy_labels, reduction=reduction)
-    assert_vjp_matches_finite_differences(forward, [logits, labels], data)
+    params = {"labels": labels, "reduction": reduction}
+    assert_vjp_matches_finite_differences(ops.cross_entropy_labels, [logits], data, params=params)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -75,11 +76,13 @@ def test_cross_entropy_targets_matches_finite_differences(reduction, targets_kin
         targets = data.draw(probability_rows(logits.shape))
     else:
         targets = data.draw(arrays(logits.shape, elements=floats(0.0, 2.0)))
-    out, _ = ops.cross_entropy_targets(logits, targets, reduction)
+    out, _ = evaluate_primitive(ops.cross_entropy_targets, [logits, targets], reduction=reduction)
     expected = _reduce(-np.sum(targets * _log_softmax_rows(logits), axis=1), reduction)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
-    forward = partial(ops.cross_entropy_targets, reduction=reduction)
-    assert_vjp_matches_finite_differences(forward, [logits, targets], data)
+    params = {"reduction": reduction}
+    assert_vjp_matches_finite_differences(
+        ops.cross_entropy_targets, [logits, targets], data, params=params
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -88,24 +91,24 @@ def test_binary_cross_entropy_with_logits_matches_finite_differences(reduction, 
     """Any shape (0-d included); targets in [0, 1], both inputs differentiable."""
     logits = data.draw(arrays(shapes()))
     targets = data.draw(arrays(logits.shape, elements=floats(0.0, 1.0)))
-    out, _ = ops.binary_cross_entropy_with_logits(logits, targets, reduction)
+    out, _ = evaluate_primitive(ops.bce_with_logits, [logits, targets], reduction=reduction)
     s = 1 / (1 + np.exp(-logits))
     per_element = -(targets * np.log(s) + (1 - targets) * np.log(1 - s))
     np.testing.assert_allclose(out, _reduce(per_element, reduction), rtol=1e-11, atol=1e-14)
-    forward = partial(ops.binary_cross_entropy_with_logits, reduction=reduction)
-    assert_vjp_matches_finite_differences(forward, [logits, targets], data)
+    params = {"reduction": reduction}
+    assert_vjp_matches_finite_differences(
+        ops.bce_with_logits, [logits, targets], data, params=params
+    )
 
 
 # --------------------------------------------------------------------- through the tape
 def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
     """Thin Tensor wrapper over the fused primitive, as nn.functional would write it."""
-    out, vjps = ops.cross_entropy_labels(logits.data, labels, reduction)
-    return _record("cross_entropy", out, vjps, (logits, Tensor(labels)))
+    return apply(ops.cross_entropy_labels, logits, labels=labels, reduction=reduction)
 
 
 def bce_with_logits(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
-    out, vjps = ops.binary_cross_entropy_with_logits(logits.data, targets.data, reduction)
-    return _record("bce_with_logits", out, vjps, (logits, targets))
+    return apply(ops.bce_with_logits, logits, targets, reduction=reduction)
 
 
 @given(drawn=logits_and_labels(), data=st.data())
@@ -156,11 +159,11 @@ def test_a_two_layer_network_with_cross_entropy_passes_the_inner_product_check(s
 def test_l2_penalty_matches_finite_differences_and_its_closed_form(n, sizes, weight, data):
     """weight * sum ||p||^2 over several arrays (0-d, 1-d, 2-d): gradient 2 weight p."""
     params = [data.draw(arrays(shape)) for shape in sizes]
-    out, vjps = ops.l2_penalty(params, weight)
-    np.testing.assert_allclose(out, weight * sum(np.sum(p * p) for p in params), rtol=1e-12)
     g = np.float64(data.draw(floats(-2.0, 2.0)))
-    for p, vjp in zip(params, vjps, strict=True):
-        np.testing.assert_allclose(vjp(g), 2 * weight * p * g, rtol=1e-12, atol=1e-15)
+    out, grads = evaluate_primitive(ops.l2_penalty(len(params)), params, g, weight=weight)
+    np.testing.assert_allclose(out, weight * sum(np.sum(p * p) for p in params), rtol=1e-12)
+    for p, grad_p in zip(params, grads, strict=True):
+        np.testing.assert_allclose(grad_p, 2 * weight * p * g, rtol=1e-12, atol=1e-15)
     assert_vjp_matches_finite_differences(
-        lambda *ps: ops.l2_penalty(list(ps), weight), params, data
+        ops.l2_penalty(len(params)), params, data, params={"weight": weight}
     )

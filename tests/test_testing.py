@@ -9,7 +9,8 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_hw import GradcheckError, Tensor, ops
-from tinygrad_hw.tensor import _record
+from tinygrad_hw.ops.primitive import primitive
+from tinygrad_hw.recording import apply
 from tinygrad_hw.testing import (
     arrays,
     arrays_away_from,
@@ -115,10 +116,10 @@ def test_unique_extrema_arrays_are_shuffled():
 
 
 # --------------------------------------------------------------------- assertions
-def _sigmoid_with_wrong_vjp(x: np.ndarray):
-    """The sigmoid forward with the derivative s instead of s (1 - s)."""
-    y, _ = ops.sigmoid(x)
-    return y, (lambda g: g * y,)
+# The sigmoid forward with the derivative s instead of s (1 - s).
+WRONG_SIGMOID = primitive(
+    "wrong_sigmoid", ops.sigmoid.forward, [lambda xp, g, out, x: g * out], saves_out=True
+)
 
 
 def test_assert_grad_close_passes_a_right_gradient_and_fails_a_wrong_one():
@@ -126,8 +127,7 @@ def test_assert_grad_close_passes_a_right_gradient_and_fails_a_wrong_one():
     assert_grad_close(lambda t: t.sigmoid() * t, x, seed=1)
 
     def wrong(t: Tensor) -> Tensor:
-        y, vjps = _sigmoid_with_wrong_vjp(t.data)
-        return _record("wrong_sigmoid", y, vjps, (t,))
+        return apply(WRONG_SIGMOID, t)
 
     with pytest.raises(AssertionError, match="input 0"):
         assert_grad_close(wrong, x, seed=1)
@@ -140,8 +140,14 @@ def test_assert_grad_close_treats_tensors_without_grad_as_constants():
     constant input is never called, so it cannot fail the check."""
     x = np.linspace(-2.0, 2.0, 6)
 
+    wrong_mul = primitive(
+        "mul",
+        lambda xp, t, c: t * c,
+        [lambda xp, g, out, t, c: g * c, lambda xp, g, out, t, c: g * 0],
+    )
+
     def times_constant_with_wrong_vjp(t: Tensor, c: Tensor) -> Tensor:
-        return _record("mul", t.data * c.data, (lambda g: g * c.data, lambda g: g * 0), (t, c))
+        return apply(wrong_mul, t, c)
 
     assert_grad_close(times_constant_with_wrong_vjp, x, Tensor(x + 1.0), seed=2)
     with pytest.raises(GradcheckError, match="input 1"):
@@ -152,18 +158,27 @@ def test_assert_vjp_matches_finite_differences_checks_a_primitive_directly():
     x = np.linspace(-2.0, 2.0, 5)
     assert_vjp_matches_finite_differences(ops.sigmoid, [x], seed=4)
     with pytest.raises(GradcheckError, match="input 0"):
-        assert_vjp_matches_finite_differences(_sigmoid_with_wrong_vjp, [x], seed=4)
+        assert_vjp_matches_finite_differences(WRONG_SIGMOID, [x], seed=4)
 
 
 @given(data=st.data())
-def test_assert_vjp_matches_finite_differences_draws_its_seed_and_skips_integer_inputs(data):
+def test_assert_vjp_matches_finite_differences_draws_its_seed_and_takes_params(data):
     logits = data.draw(arrays((3, 4)))
-    labels = np.array([0, 3, 3])
-
-    def mean_loss(z, y):
-        return ops.cross_entropy_labels(z, y, "mean")
-
-    assert_vjp_matches_finite_differences(mean_loss, [logits, labels], data)
+    params = {"labels": np.array([0, 3, 3]), "reduction": "mean"}
+    assert_vjp_matches_finite_differences(ops.cross_entropy_labels, [logits], data, params=params)
+    with pytest.raises(GradcheckError):
+        params = {"labels": np.array([0, 3, 3]), "reduction": "mean"}
+        assert_vjp_matches_finite_differences(
+            primitive(
+                "wrong_ce",
+                ops.cross_entropy_labels.forward,
+                [lambda xp, g, out, z, *, labels, reduction, probs: probs * g],
+                residuals=True,
+            ),
+            [logits],
+            data,
+            params=params,
+        )
 
 
 def test_assert_inner_product_identity_passes_a_right_jacobian_and_fails_a_transposed_one():
@@ -171,8 +186,10 @@ def test_assert_inner_product_identity_passes_a_right_jacobian_and_fails_a_trans
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 3))
     assert_inner_product_identity(lambda a, b: (a @ b).tanh(), a, b, seed=3)
 
+    forgot_transpose = primitive("bad_matmul", lambda xp, t: t @ b, [lambda xp, g, out, t: g @ b])
+
     def transposed(t: Tensor) -> Tensor:  # t @ b with a vjp that forgot to transpose b
-        return _record("bad_matmul", t.data @ b, (lambda g: g @ b,), (t,))
+        return apply(forgot_transpose, t)
 
     with pytest.raises(GradcheckError, match="inner-product"):
         assert_inner_product_identity(transposed, a, seed=3)

@@ -5,8 +5,7 @@ backpropagation.
 so that the library needs only numpy.
 """
 
-from tinygrad_hw import checkpoint, graph, nn, optim
-from tinygrad_hw.autodiff import detect_anomaly, is_grad_enabled, no_grad
+from tinygrad_hw import checkpoint, func, graph, nn, ops, optim
 from tinygrad_hw.check_backprop import (
     BackpropReport,
     check_backprop,
@@ -14,7 +13,6 @@ from tinygrad_hw.check_backprop import (
     check_layer_grads,
 )
 from tinygrad_hw.checkpoint import load, save
-from tinygrad_hw.combine import concatenate, stack, where
 from tinygrad_hw.errors import (
     AnomalyError,
     ArgumentError,
@@ -27,7 +25,43 @@ from tinygrad_hw.errors import (
     ShapeError,
     TinygradHWError,
 )
-from tinygrad_hw.gradcheck import gradcheck
+from tinygrad_hw.functions import (
+    abs,
+    astype,
+    broadcast_to,
+    clone,
+    concat,
+    concatenate,
+    exp,
+    expand_dims,
+    isfinite,
+    log,
+    log_softmax,
+    logaddexp,
+    logsumexp,
+    matmul,
+    max,
+    mean,
+    min,
+    permute_dims,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    softmax,
+    sqrt,
+    squeeze,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
+from tinygrad_hw.gradients import grad
+from tinygrad_hw.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from tinygrad_hw.ops.primitive import Primitive, primitive
+from tinygrad_hw.recording import apply
 from tinygrad_hw.tensor import Tensor
 
 __version__ = "0.1.0"
@@ -42,23 +76,58 @@ __all__ = [
     "GradcheckError",
     "GraphError",
     "MissingDataError",
+    "Primitive",
     "ShapeError",
     "Tensor",
     "TinygradHWError",
+    "abs",
+    "apply",
+    "astype",
+    "broadcast_to",
     "check_backprop",
     "check_forward",
     "check_layer_grads",
     "checkpoint",
+    "clone",
+    "concat",
     "concatenate",
     "detect_anomaly",
+    "enable_grad",
+    "exp",
+    "expand_dims",
+    "func",
+    "grad",
     "gradcheck",
+    "gradgradcheck",
     "graph",
     "is_grad_enabled",
+    "isfinite",
     "load",
+    "log",
+    "log_softmax",
+    "logaddexp",
+    "logsumexp",
+    "matmul",
+    "max",
+    "mean",
+    "min",
     "nn",
     "no_grad",
+    "ops",
     "optim",
+    "permute_dims",
+    "primitive",
+    "relu",
+    "reshape",
     "save",
+    "sigmoid",
+    "sign",
+    "softmax",
+    "sqrt",
+    "squeeze",
     "stack",
+    "sum",
+    "tanh",
+    "transpose",
     "where",
 ]

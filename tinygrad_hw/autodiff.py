@@ -1,98 +1,77 @@
-"""The tape: recorded nodes, their topological order, and the backward pass.
+"""The tape: recorded nodes, their order, and the backward pass.
 
-The engine knows nothing about Tensor. A ``Node`` records one op: the vjp of each input and the
-node each input came from. A leaf node instead holds a weak reference to an owner with an
-``_accumulate_grad(g)`` method (the Tensor), so the graph never keeps a user's tensor alive.
+The engine knows nothing about Tensor. A ``Node`` records one application of a primitive: the
+primitive, its params, what its vjps need (declared by the primitive) and the node each input
+came from. A leaf node instead holds a weak reference to an owner with ``_accumulate_grad``
+(the Tensor), so the graph never keeps a user's tensor alive.
+
+The backward pass moves cotangents through a ``CotangentMath``: plain arrays for a first-order
+pass (the primitives' vjps get numpy and arrays), or, with ``create_graph``, values that record
+(Tensors, supplied by the Tensor layer), so the backward pass is itself a graph.
 """
 
-import sys
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from tinygrad_hw.errors import AnomalyError, GraphError
-from tinygrad_hw.ops.arrays import all_finite, cast, copy, ndarray, sum_to_shape
-
-
-class _Mode:
-    """Process-wide switches, read once per op: recording on/off and anomaly detection."""
-
-    grad_enabled = True
-    detect_anomaly = False
-
-
-def is_grad_enabled() -> bool:
-    return _Mode.grad_enabled
-
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Inside this block no op is recorded: results do not require gradients."""
-    previous = _Mode.grad_enabled
-    _Mode.grad_enabled = False
-    try:
-        yield
-    finally:
-        _Mode.grad_enabled = previous
-
-
-@contextmanager
-def detect_anomaly() -> Iterator[None]:
-    """Raise AnomalyError at the first op whose forward result or backward cotangent holds NaN
-    or inf, naming the op, its shapes and the line of user code that created it.
-
-    Off by default; when off it costs one attribute read per op.
-    """
-    previous = _Mode.detect_anomaly
-    _Mode.detect_anomaly = True
-    try:
-        yield
-    finally:
-        _Mode.detect_anomaly = previous
+from tinygrad_hw.modes import call_site, modes
+from tinygrad_hw.ops.arrays import all_finite, cast, copy, ndarray
+from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.ops.primitive import Primitive
+from tinygrad_hw.ops.shaping import sum_to_shape
 
 
 class Node:
     """One recorded op (or a leaf) in the graph."""
 
-    __slots__ = ("dtype", "input_shapes", "op", "parents", "shape", "sink", "site", "vjps")
+    __slots__ = (
+        "dtype",
+        "params",
+        "parents",
+        "primitive",
+        "residuals",
+        "saved",
+        "shape",
+        "sink",
+        "site",
+    )
 
     def __init__(
         self,
-        op: str,
+        primitive: Primitive | None,
         shape: tuple[int, ...],
         dtype: Any,
         parents: tuple["Node | None", ...] = (),
-        vjps: tuple[Callable | None, ...] | None = (),
+        params: dict[str, Any] | None = None,
+        saved: tuple[Any, tuple[Any, ...]] | None = None,
+        residuals: dict[str, Any] | None = None,
         sink: Any = None,
+        site: str | None = None,
     ) -> None:
-        self.op = op
+        self.primitive = primitive
         self.shape = shape
         self.dtype = dtype
         self.parents = parents
-        self.vjps = vjps  # None once the graph has been freed by backward()
+        self.params = params
+        self.saved = saved  # (out, inputs) the vjps need; None once backward() freed them
+        self.residuals = residuals
         self.sink = sink  # leaves only: weakref to the owner that receives the gradient
-        self.site = call_site() if _Mode.detect_anomaly else None
+        self.site = site  # anomaly mode: file:line of the user code that created the op
 
     @classmethod
     def leaf(cls, owner: Any, shape: tuple[int, ...], dtype: Any) -> "Node":
-        return cls("leaf", shape, dtype, sink=weakref.ref(owner))
+        return cls(None, shape, dtype, sink=weakref.ref(owner))
+
+    @property
+    def op(self) -> str:
+        return "leaf" if self.primitive is None else self.primitive.name
 
     def __repr__(self) -> str:
         return f"Node({self.op}, shape={self.shape})"
 
 
-def call_site() -> str:
-    """file:line of the innermost frame outside this package: where the user created the op."""
-    frame = sys._getframe(1)
-    package_dir = __file__.rsplit("/", 1)[0]
-    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
+# --------------------------------------------------------------------- anomaly checks
 def check_finite_forward(op: str, out: ndarray, inputs: tuple[ndarray, ...]) -> None:
     """Anomaly mode, forward: the op's result must be finite."""
     if all_finite(out):
@@ -115,11 +94,21 @@ def _check_backward(node: Node, index: int, cotangent: ndarray) -> None:
         )
 
 
-def topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from ``root``, every node after all of its parents (iterative DFS)."""
+# --------------------------------------------------------------------- graph walks
+def _freed_error(node: Node) -> GraphError:
+    return GraphError(
+        f"backward() through a graph that was already freed (at op '{node.op}'): a first "
+        "backward() releases the saved arrays; pass retain_graph=True to it to backpropagate "
+        "through the same graph again"
+    )
+
+
+def topological_order(roots: Node | Iterable[Node]) -> list[Node]:
+    """Nodes reachable from ``roots``, every node after all of its parents (iterative DFS)."""
     order: list[Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    starts = [roots] if isinstance(roots, Node) else list(roots)
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(starts)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
@@ -128,7 +117,7 @@ def topological_order(root: Node) -> list[Node]:
         if id(node) in visited:
             continue
         visited.add(id(node))
-        if node.vjps is None:
+        if node.saved is None and node.sink is None:
             raise _freed_error(node)
         stack.append((node, True))
         # reversed, so that inputs are visited (and listed) left to right
@@ -138,83 +127,161 @@ def topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _freed_error(node: Node) -> GraphError:
-    return GraphError(
-        f"backward() through a graph that was already freed (at op '{node.op}'): a first "
-        "backward() releases the saved arrays; pass retain_graph=True to it to backpropagate "
-        "through the same graph again"
-    )
+def nodes_leading_to(roots: Sequence[Node], targets: Iterable[Node]) -> set[Node]:
+    """The nodes on some path from a root down to a target: the only ones a gradient with
+    respect to the targets has to pass through."""
+    wanted = set(targets)
+    leading: set[Node] = set()
+    for node in topological_order(roots):  # parents first, so their answer is known
+        if node in wanted or any(p in leading for p in node.parents if p is not None):
+            leading.add(node)
+    return leading
 
 
-def count_consumers(root: Node) -> dict[Node, int]:
-    """For every node reachable from ``root``, how many recorded uses it has on the way there.
+def count_consumers(roots: Sequence[Node], within: set[Node] | None = None) -> dict[Node, int]:
+    """For every node reachable from ``roots`` (and in ``within``, when given), how many
+    recorded uses it has on the way there.
 
     A node is ready for its vjps once that many gradients have arrived (Kahn's algorithm),
     which orders the backward pass without sorting. Raises GraphError on a freed graph before
     any gradient moves.
     """
     consumers: dict[Node, int] = {}
-    stack = [root]
+    starts = set(roots)
+    stack = list(starts)
     while stack:
         node = stack.pop()
-        if node.vjps is None:
+        if node.saved is None and node.sink is None:
             raise _freed_error(node)
         for parent in node.parents:
-            if parent is None:
+            if parent is None or (within is not None and parent not in within):
                 continue
             if parent in consumers:
                 consumers[parent] += 1
             else:
                 consumers[parent] = 1
-                stack.append(parent)
+                if parent not in starts:  # a root that is also an input is walked once
+                    stack.append(parent)
     return consumers
 
 
-def backward(root: Node, seed: ndarray, retain_graph: bool = False) -> None:
-    """Send ``seed`` (dLoss/dRoot) back through the graph into every reachable leaf.
+# --------------------------------------------------------------------- the backward pass
+class CotangentMath(Protocol):
+    """What the engine needs of the values it moves backwards (arrays, or Tensors that record)."""
 
-    Gradients live in a local dict and are popped once used, so intermediate gradients are
-    freed as soon as possible; a node used several times receives the sum before its own
-    vjps run. Unless ``retain_graph``, each node drops its vjps (and with them the saved
-    arrays) once used.
+    xp: Any
+
+    def lift(self, array: Any, node: Node | None) -> Any: ...
+    def sum_to_shape(self, value: Any, shape: tuple[int, ...]) -> Any: ...
+    def cast(self, value: Any, dtype: Any) -> Any: ...
+    def array(self, value: Any) -> ndarray: ...
+    def residuals(self, node: Node, inputs: tuple[Any, ...]) -> dict[str, Any]: ...
+    def deliver(self, owner: Any, value: Any) -> None: ...
+
+
+def backward(
+    roots: Sequence[Node],
+    seeds: Sequence[Any],
+    retain_graph: bool = False,
+    math: CotangentMath | None = None,
+    targets: Sequence[Node] | None = None,
+) -> dict[Node, Any] | None:
+    """Send each seed (dLoss/dRoot) back through the graph.
+
+    Without ``targets`` every reachable leaf receives its gradient (``_accumulate_grad``);
+    with them, nothing is delivered and the gradients arriving at the target nodes are
+    returned (``tinygrad_hw.grad``), visiting only the nodes on a path to a target. Gradients
+    live in a local dict and are popped once used; a node used several times receives the sum
+    before its own vjps run. Unless ``retain_graph``, each node drops what it saved once used.
+    ``math`` (None: plain arrays) says what a cotangent is; see CotangentMath.
     """
-    pending = count_consumers(root)
-    grads: dict[Node, ndarray] = {root: seed}
+    within = None if targets is None else nodes_leading_to(roots, targets)
+    wanted = () if targets is None else set(targets)
+    pending = count_consumers(roots, within)
+    grads: dict[Node, Any] = {}
+    for root, seed in zip(roots, seeds, strict=True):
+        grads[root] = seed if root not in grads else grads[root] + seed
+    found: dict[Node, Any] = {}
     delivered: set[int] = set()
-    check = _Mode.detect_anomaly
-    ready = [root]
+    check = modes.detect_anomaly
+    arithmetic = _ARRAYS if math is None else math
+    ready = [root for root in grads if root not in pending]
     while ready:
         node = ready.pop()
         g = grads.pop(node)
+        if node in wanted:
+            found[node] = g
         if node.sink is not None:
-            _deliver(node, g, delivered)
+            if targets is None:
+                _deliver(node, g, delivered, math)
             continue
+        if node.saved is None:
+            raise _freed_error(node)
+        if math is None:  # first order: the saved arrays, numpy (inline: the hot path)
+            xp, (out, inputs), kwargs = NUMPY, node.saved, node.params
+            if node.residuals:
+                kwargs = {**kwargs, **node.residuals}
+        else:
+            xp, out, inputs, kwargs = _recorded_vjp_arguments(node, math)
+        vjps = node.primitive.vjps
         for index, parent in enumerate(node.parents):
-            if parent is None:
+            if parent is None or (within is not None and parent not in within):
                 continue
-            vjp = node.vjps[index]
-            if vjp is not None:
-                cotangent = vjp(g)
-                if cotangent.shape != parent.shape:
-                    cotangent = sum_to_shape(cotangent, parent.shape)
-                if cotangent.dtype != parent.dtype:
-                    cotangent = cast(cotangent, parent.dtype)
-                if check:
-                    _check_backward(node, index, cotangent)
-                previous = grads.get(parent)
-                grads[parent] = cotangent if previous is None else previous + cotangent
+            if kwargs:
+                cotangent = vjps[index](xp, g, out, *inputs, **kwargs)
+            else:  # a call without ** is a cheaper one for CPython
+                cotangent = vjps[index](xp, g, out, *inputs)
+            if cotangent.shape != parent.shape:
+                cotangent = arithmetic.sum_to_shape(cotangent, parent.shape)
+            if cotangent.dtype != parent.dtype:
+                cotangent = arithmetic.cast(cotangent, parent.dtype)
+            if check:
+                _check_backward(node, index, cotangent if math is None else math.array(cotangent))
+            previous = grads.get(parent)
+            grads[parent] = cotangent if previous is None else previous + cotangent
             pending[parent] -= 1
-            if pending[parent] == 0 and parent in grads:
+            if pending[parent] == 0:
                 ready.append(parent)
         if not retain_graph:
-            node.vjps = None
+            node.saved = node.residuals = node.params = None
             node.parents = ()
+    return found if targets is not None else None
 
 
-def _deliver(leaf: Node, g: ndarray, delivered: set[int]) -> None:
+def _recorded_vjp_arguments(node: Node, math: CotangentMath) -> tuple[Any, Any, tuple, dict]:
+    """(xp, out, inputs, keyword arguments) for the node's vjps under create_graph: the saved
+    arrays as recording values that carry their nodes, so gradients flow through them."""
+    out, inputs = node.saved
+    out = math.lift(out, node)
+    inputs = tuple(math.lift(x, p) for x, p in zip(inputs, node.parents, strict=True))
+    kwargs = node.params
+    if node.residuals:
+        kwargs = {**kwargs, **math.residuals(node, inputs)}
+    return math.xp, out, inputs, kwargs
+
+
+class _ArrayMath:
+    """First-order cotangents: plain arrays."""
+
+    @staticmethod
+    def sum_to_shape(g: ndarray, shape: tuple[int, ...]) -> ndarray:
+        return sum_to_shape(NUMPY, g, shape)
+
+    @staticmethod
+    def cast(g: ndarray, dtype: Any) -> ndarray:
+        return cast(g, dtype)  # the module's function, looked up at call time
+
+
+_ARRAYS = _ArrayMath()
+
+
+def _deliver(leaf: Node, g: Any, delivered: set[int], math: CotangentMath | None) -> None:
     """Hand a leaf its gradient as an array it owns: no view, no array shared with a sibling."""
     owner = leaf.sink()
     if owner is None:
+        return
+    if math is not None:
+        math.deliver(owner, g)
         return
     if g.base is not None or id(g) in delivered or not g.flags.writeable:
         g = copy(g)

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.autodiff import no_grad
 from tinygrad_hw.diagnosis import DIAGNOSES, DiagnosisContext, GradientCheck, diagnose
 from tinygrad_hw.errors import ArgumentError, DTypeError, GraphError, ShapeError
+from tinygrad_hw.gradients import grad
+from tinygrad_hw.modes import no_grad
 from tinygrad_hw.tensor import Tensor
 
 __all__ = [
@@ -176,17 +177,18 @@ def check_layer_grads(
     outputs = _outputs(forward_fn(tensors), [name for name in manual if name not in arrays])
     if loss not in outputs:
         raise ArgumentError(f"check_layer_grads: forward_fn's dict has no {loss!r} (the loss)")
-    recorded: dict[str, np.ndarray] = {}
-    for name in manual:
-        if name not in arrays:
-            _record_gradient(outputs[name], name, recorded)
-    _scalar(outputs[loss], f"forward_fn's {loss!r}").backward()
+    activations = [name for name in reversed(outputs) if name in manual and name not in arrays]
+    for name in activations:
+        if outputs[name]._node is None:
+            raise GraphError(f"activation {name!r} does not depend on any parameter: no gradient")
+    wanted = [outputs[name] for name in activations] + [tensors[name] for name in arrays]
+    found = grad(_scalar(outputs[loss], f"forward_fn's {loss!r}"), wanted, allow_unused=True)
+    names = activations + list(arrays)
     expected = {
-        name: recorded.get(name, _grad_of(outputs[name]))
-        for name in reversed(outputs)
-        if name in manual and name not in arrays
+        name: _as_float64(g, t.shape)
+        for name, g, t in zip(names, found, wanted, strict=True)
+        if name in manual
     }
-    expected |= {name: _grad_of(tensors[name]) for name in arrays if name in manual}
     return _gradient_report(manual, expected, ctx, "check_layer_grads", ordered=True)
 
 
@@ -264,6 +266,11 @@ def _grad_of(tensor: Tensor) -> np.ndarray:
     return grad.astype(np.float64)
 
 
+def _as_float64(gradient: Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
+    """A gradient from tinygrad_hw.grad as float64, zeros when the loss does not reach it."""
+    return np.zeros(shape) if gradient is None else gradient.data.astype(np.float64)
+
+
 def _per_sample_length(manual: dict[str, np.ndarray], expected: dict[str, np.ndarray]):
     """N from a manual gradient of shape (N, *expected shape), N >= 2; else None."""
     for name, m in manual.items():
@@ -271,21 +278,3 @@ def _per_sample_length(manual: dict[str, np.ndarray], expected: dict[str, np.nda
         if m.ndim == g.ndim + 1 and m.shape[1:] == g.shape and m.shape[0] > 1:
             return m.shape[0]
     return None
-
-
-def _record_gradient(tensor: Tensor, name: str, store: dict[str, np.ndarray]) -> None:
-    """Wrap the vjps of ``tensor``'s node so that backward() leaves dL/d(tensor) in store."""
-    node = tensor._node
-    if node is None:
-        raise GraphError(f"activation {name!r} does not depend on any parameter: no gradient")
-    if node.sink is not None:
-        return  # a leaf: its gradient arrives in .grad
-    node.vjps = tuple(None if vjp is None else _recording(vjp, name, store) for vjp in node.vjps)
-
-
-def _recording(vjp: Callable, name: str, store: dict[str, np.ndarray]) -> Callable:
-    def recording_vjp(g: np.ndarray) -> np.ndarray:
-        store[name] = np.array(g, dtype=np.float64)  # a copy: g is reused by the next vjp
-        return vjp(g)
-
-    return recording_vjp

@@ -1,12 +1,15 @@
-"""gradcheck: the tape's gradients against central finite differences, in float64."""
+"""gradcheck and gradgradcheck: the tape's first and second derivatives against central
+finite differences, in float64."""
 
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.autodiff import no_grad
 from tinygrad_hw.errors import DTypeError, GradcheckError, ShapeError
+from tinygrad_hw.functions import concatenate
+from tinygrad_hw.gradients import grad
+from tinygrad_hw.modes import enable_grad, no_grad
 from tinygrad_hw.tensor import Tensor
 
 
@@ -52,7 +55,10 @@ def gradcheck(
         raise GradcheckError("gradcheck: no input has requires_grad=True, nothing to check")
     out = _evaluate(fn, tensors)
     v = np.random.default_rng(seed).standard_normal(out.shape)
-    out.backward(v.astype(out.dtype))
+    if out.requires_grad:
+        out.backward(v.astype(out.dtype))
+    # else: fn does not depend on its inputs on the tape, so its gradient is 0 (the finite
+    # differences will say whether that is true)
     for i in checked:
         analytic = tensors[i].grad if tensors[i].grad is not None else np.zeros(tensors[i].shape)
         numeric = _numeric_gradient(fn, tensors, i, v, eps)
@@ -99,3 +105,44 @@ def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float,
         "* |numeric|; "
         f"{int(bad.sum())} of {bad.size} elements fail"
     )
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> bool:
+    """Check ``fn``'s second derivatives for every input that requires grad.
+
+    With a random cotangent v, the first-order vjp G(x) = J(x)^T v is computed on the tape with
+    ``create_graph=True``; then G itself is checked by :func:`gradcheck`: the tape's vjp of G
+    (a second-order gradient, projected on a second random cotangent) against central finite
+    differences of G, each evaluation of which is a first-order backward pass. So a vjp that
+    is right but not differentiable correctly (one that detaches what it saved) fails here.
+    Returns True or raises GradcheckError naming the input and the worst element.
+    """
+    tensors = _as_float64_inputs(inputs)
+    checked = [i for i, x in enumerate(tensors) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise GradcheckError("gradgradcheck: no input has requires_grad=True, nothing to check")
+    out_shape = _evaluate(fn, tensors).shape
+    v = Tensor(np.random.default_rng(seed + 1).standard_normal(out_shape))
+
+    def first_order(*xs: Any) -> Tensor:
+        with enable_grad():  # gradcheck's finite differences run under no_grad
+            out = _evaluate(fn, list(xs))
+            wanted = [xs[i] for i in checked]
+            if not out.requires_grad:
+                return Tensor(np.zeros(sum(x.size for x in wanted)))
+            grads = grad(out, wanted, grad_outputs=v, create_graph=True, allow_unused=True)
+            return concatenate(
+                [
+                    Tensor(np.zeros(x.size)) if g is None else g.reshape(-1)
+                    for g, x in zip(grads, wanted, strict=True)
+                ]
+            )
+
+    return gradcheck(first_order, *tensors, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -28,8 +28,10 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_hw.errors import GradcheckError
 from tinygrad_hw.gradcheck import gradcheck
-from tinygrad_hw.ops.types import Forward
-from tinygrad_hw.tensor import Tensor, _record
+from tinygrad_hw.gradients import grad
+from tinygrad_hw.ops.primitive import Primitive
+from tinygrad_hw.recording import apply
+from tinygrad_hw.tensor import Tensor
 
 Shape = tuple[int, ...]
 ShapeArg = Shape | st.SearchStrategy[Shape]
@@ -222,33 +224,22 @@ def assert_grad_close(
     gradcheck(fn, *_as_inputs(inputs), eps=eps, atol=atol, rtol=rtol, seed=seed)
 
 
-def _primitive_as_function(forward: Callable[..., Forward]) -> Callable[..., Tensor]:
-    """Run a primitive (numpy in, (out, vjps) out) on Tensors, recording it on the tape."""
-    name = getattr(forward, "__name__", "primitive")
-
-    def function(*tensors: Tensor) -> Tensor:
-        out, vjps = forward(*(t.data for t in tensors))
-        return _record(name, out, vjps, tensors)
-
-    return function
-
-
 def assert_vjp_matches_finite_differences(
-    forward: Callable[..., Forward],
+    primitive: Primitive,
     inputs: Sequence[np.ndarray],
     data: st.DataObject | None = None,
     *,
+    params: dict[str, Any] | None = None,
     seed: int = 0,
     atol: float = ATOL,
     rtol: float = RTOL,
 ) -> None:
     """Assert that a primitive's vjps match central finite differences of its forward pass.
 
-    ``forward`` takes the arrays ``inputs`` positionally and returns ``(out, vjps)`` like every
-    op in ``tinygrad_hw.ops`` (fix other parameters with ``functools.partial`` or a lambda).
-    Float inputs are checked; integer and boolean ones (labels, masks) are constants. The
-    cotangent's seed is drawn from ``data`` when given (so Hypothesis explores and shrinks it),
-    else ``seed``. Broadcast cotangents are summed back by the engine, as in real use.
+    ``primitive`` (an op of ``tinygrad_hw.ops`` or one of yours) runs on the float arrays
+    ``inputs`` through ``tinygrad_hw.apply`` with ``params``. The cotangent's seed is drawn
+    from ``data`` when given (so Hypothesis explores and shrinks it), else ``seed``.
+    Broadcast cotangents are summed back by the engine, as in real use.
 
     Example::
 
@@ -258,10 +249,29 @@ def assert_vjp_matches_finite_differences(
     """
     if data is not None:
         seed = data.draw(seeds(), label="cotangent seed")
-    tensors = [
-        Tensor(x, requires_grad=np.issubdtype(np.asarray(x).dtype, np.floating)) for x in inputs
-    ]
-    gradcheck(_primitive_as_function(forward), *tensors, atol=atol, rtol=rtol, seed=seed)
+    tensors = [Tensor(x, requires_grad=True) for x in inputs]
+    kwargs = params or {}
+    gradcheck(
+        lambda *ts: apply(primitive, *ts, **kwargs), *tensors, atol=atol, rtol=rtol, seed=seed
+    )
+
+
+def evaluate_primitive(
+    primitive: Primitive, inputs: Sequence[np.ndarray], cotangent: Any = None, **params: Any
+) -> tuple[np.ndarray, tuple[np.ndarray | None, ...]]:
+    """``(out, (vjp_0(cotangent), vjp_1(cotangent), ...))`` of a primitive on float arrays,
+    through ``apply`` and ``tinygrad_hw.grad``; without a cotangent the vjps are not run.
+
+    Example: ``out, (dz,) = evaluate_primitive(ops.cross_entropy_labels, [z], 1.0,
+    labels=y, reduction="mean")``.
+    """
+    tensors = [Tensor(x, requires_grad=True) for x in inputs]
+    out = apply(primitive, *tensors, **params)
+    if cotangent is None:
+        return out.data, ()
+    seed = np.asarray(cotangent, dtype=out.dtype)
+    grads = grad(out, tensors, grad_outputs=np.broadcast_to(seed, out.shape).copy())
+    return out.data, tuple(g.data for g in grads)
 
 
 def _directional_derivative(

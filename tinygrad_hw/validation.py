@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError, TinygradHWError
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -74,6 +74,23 @@ def binary_error(op: str, a: np.ndarray, b: np.ndarray, error: Exception) -> Tin
     except ValueError:
         return broadcast_error(op, a, b)
     return DTypeError(f"{op}: not defined for dtypes {a.dtype} and {b.dtype} ({error})")
+
+
+def explain_failure(op: str, arrays: tuple[np.ndarray, ...], error: Exception):
+    """The library's error for a forward pass that numpy refused: shapes that do not
+    broadcast, an index that does not fit, else dtypes the op is not defined for (-bool,
+    int ** negative int, ...)."""
+    shapes = " and ".join(str(a.shape) for a in arrays)
+    if isinstance(error, IndexError):
+        return BadIndexError(f"{op}: cannot index shape {shapes}: {error}")
+    if len(arrays) > 1:
+        try:
+            np.broadcast_shapes(*(a.shape for a in arrays))
+        except ValueError:
+            return ShapeError(f"{op}: shapes {shapes} cannot be broadcast together")
+    dtypes = " and ".join(str(a.dtype) for a in arrays)
+    what = "dtypes" if len(arrays) > 1 else "a tensor of dtype"
+    return DTypeError(f"{op}: not defined for {what} {dtypes} ({error})")
 
 
 def clip_bound(name: str, value: Any) -> Any:

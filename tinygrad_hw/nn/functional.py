@@ -19,7 +19,8 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
-from tinygrad_hw.tensor import Tensor, _record
+from tinygrad_hw.recording import apply
+from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
 
 REDUCTIONS = ("mean", "sum")
@@ -132,15 +133,13 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     label_array = _as_array(op, "labels", labels)
     if label_array.ndim == 2:
         targets = _same_shape_target(op, "targets", labels, logits)
-        loss, vjps = ops.cross_entropy_targets(logits.data, targets.data, reduction)
-        return _record(op, loss, vjps, (logits, targets))
+        return apply(ops.cross_entropy_targets, logits, targets, reduction=reduction)
     if label_array.ndim != 1:
         raise ShapeError(
             f"{op}: labels must have shape ({n},) or ({n}, {k}), got {label_array.shape}"
         )
     indices = _class_indices(op, label_array, n, k)
-    loss, (grad_logits, _) = ops.cross_entropy_labels(logits.data, indices, reduction)
-    return _record(op, loss, (grad_logits,), (logits,))
+    return apply(ops.cross_entropy_labels, logits, labels=indices, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -156,8 +155,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     targets = _same_shape_target(op, "targets", targets, logits)
     _check_nonempty(op, "logits", logits)
     _check_in_unit_interval(op, "targets", targets.data)
-    loss, vjps = ops.binary_cross_entropy_with_logits(logits.data, targets.data, reduction)
-    return _record(op, loss, vjps, (logits, targets))
+    return apply(ops.bce_with_logits, logits, targets, reduction=reduction)
 
 
 def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -203,8 +201,7 @@ def l2_penalty(params: Iterable[Tensor] | Tensor, weight: float = 1.0) -> Tensor
     op = "l2_penalty"
     weight = _nonnegative_number(op, "weight", weight)
     tensors = [params] if isinstance(params, Tensor) else _tensor_list(op, params)
-    out, vjps = ops.l2_penalty([t.data for t in tensors], weight)
-    return _record(op, out, vjps, tuple(tensors))
+    return apply(ops.l2_penalty(len(tensors)), *tensors, weight=weight)
 
 
 def _tensor_list(op: str, params: Any) -> list[Tensor]:

@@ -16,7 +16,8 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.nn.module import Module
-from tinygrad_hw.tensor import Tensor, _lift, _record
+from tinygrad_hw.recording import apply, lift
+from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
 
 Seed = int | np.random.Generator | None
@@ -109,15 +110,14 @@ class Linear(Module):
         if not isinstance(x, Tensor) or (x._node is None and x.dtype != self.weight.dtype):
             # A constant input takes the layer's dtype (Tensor's usual rule for constants), so
             # float64 data never silently turns a float32 model's forward pass into float64.
-            x = _lift(x.data if isinstance(x, Tensor) else x, self.weight)
+            x = lift(x.data if isinstance(x, Tensor) else x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape "
                 f"{np.shape(x)}, its last axis must be {self.in_features}"
             )
         if self.bias is not None and x.ndim == 2:  # a batch of rows: the fused op
-            out, vjps = ops.linear(x.data, self.weight.data, self.bias.data)
-            return _record("linear", out, vjps, (x, self.weight, self.bias))
+            return apply(ops.linear, x, self.weight, self.bias)
         out = x @ self.weight
         return out if self.bias is None else out + self.bias
 

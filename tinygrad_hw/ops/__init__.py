@@ -1,10 +1,10 @@
-"""Primitives: numpy in, (numpy out, one vjp per input) out. Pure array maths.
+"""Primitives: every op of the library, its forward beside its vjps, written against ``xp``.
 
-Every numpy call of the library's maths lives in this package, so that a GPU backend (CuPy)
-can replace it without touching the engine or the Tensor class.
+See ``tinygrad_hw.ops.primitive`` for the contract. Nothing here knows about Tensor: the
+forward and first-order vjps get arrays and the backend's namespace, and the same functions,
+handed Tensors and ``tinygrad_hw.functions``, record a differentiable backward pass.
 """
 
-from tinygrad_hw.ops.arrays import sum_to_shape
 from tinygrad_hw.ops.elementwise import (
     abs,
     add,
@@ -12,10 +12,10 @@ from tinygrad_hw.ops.elementwise import (
     div,
     exp,
     log,
+    logaddexp,
     mul,
     neg,
     power,
-    power_const,
     relu,
     sigmoid,
     sqrt,
@@ -24,23 +24,41 @@ from tinygrad_hw.ops.elementwise import (
     where,
 )
 from tinygrad_hw.ops.losses import (
-    binary_cross_entropy_with_logits,
+    bce_with_logits,
     cross_entropy_labels,
     cross_entropy_targets,
     l2_penalty,
 )
+from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace
+from tinygrad_hw.ops.primitive import Primitive, primitive
 from tinygrad_hw.ops.reductions import log_softmax, logsumexp, max, mean, min, softmax, sum
-from tinygrad_hw.ops.shaping import concatenate, getitem, linear, matmul, reshape, stack, transpose
-from tinygrad_hw.ops.types import Forward, Vjp
+from tinygrad_hw.ops.shaping import (
+    astype,
+    broadcast_to,
+    concatenate,
+    copy,
+    getitem,
+    linear,
+    matmul,
+    reshape,
+    scatter_add,
+    stack,
+    sum_to_shape,
+    transpose,
+)
 
 __all__ = [
-    "Forward",
-    "Vjp",
+    "NUMPY",
+    "ArrayNamespace",
+    "Primitive",
     "abs",
     "add",
-    "binary_cross_entropy_with_logits",
+    "astype",
+    "bce_with_logits",
+    "broadcast_to",
     "clip",
     "concatenate",
+    "copy",
     "cross_entropy_labels",
     "cross_entropy_targets",
     "div",
@@ -50,6 +68,7 @@ __all__ = [
     "linear",
     "log",
     "log_softmax",
+    "logaddexp",
     "logsumexp",
     "matmul",
     "max",
@@ -58,9 +77,10 @@ __all__ = [
     "mul",
     "neg",
     "power",
-    "power_const",
+    "primitive",
     "relu",
     "reshape",
+    "scatter_add",
     "sigmoid",
     "softmax",
     "sqrt",

@@ -1,108 +1,153 @@
-"""Elementwise primitives: numpy in, (numpy out, one vjp per input) out.
+"""Elementwise primitives: each forward beside its vjps, written against ``xp``.
 
-Each op returns its result and a tuple with one vector-Jacobian product per input: a pure
-function of the upstream gradient ``g`` and arrays saved from the forward pass. Cotangents may
-have the broadcast shape of the output; the engine sums them back to each input's shape, so no
-formula here mentions broadcasting.
+Every vjp is built from ``xp`` functions and Python operators only, so it is differentiable
+again when the engine hands it Tensors (``create_graph=True``). Cotangents may have the
+broadcast shape of the output; the engine sums them back to each input's shape.
 """
 
-import numpy as np
+from tinygrad_hw.ops.primitive import primitive
 
-from tinygrad_hw.ops.types import Forward
+# ------------------------------------------------------------------ arithmetic
+add = primitive(
+    "add",
+    lambda xp, a, b: a + b,
+    [lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: g],
+    saves_inputs=False,
+)
 
+sub = primitive(
+    "sub",
+    lambda xp, a, b: a - b,
+    [lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: -g],
+    saves_inputs=False,
+)
 
-def add(a: np.ndarray, b: np.ndarray) -> Forward:
-    return a + b, (lambda g: g, lambda g: g)
+mul = primitive(
+    "mul",
+    lambda xp, a, b: a * b,
+    [lambda xp, g, out, a, b: g * b, lambda xp, g, out, a, b: g * a],
+)
 
+div = primitive(
+    "div",
+    lambda xp, a, b: a / b,
+    [lambda xp, g, out, a, b: g / b, lambda xp, g, out, a, b: -g * out / b],
+    saves_out=True,
+    saves_inputs=(1,),
+)
 
-def sub(a: np.ndarray, b: np.ndarray) -> Forward:
-    return a - b, (lambda g: g, lambda g: -g)
-
-
-def mul(a: np.ndarray, b: np.ndarray) -> Forward:
-    return a * b, (lambda g: g * b, lambda g: g * a)
-
-
-def div(a: np.ndarray, b: np.ndarray) -> Forward:
-    out = a / b
-    return out, (lambda g: g / b, lambda g: -g * out / b)
-
-
-def neg(a: np.ndarray) -> Forward:
-    return -a, (lambda g: -g,)
-
-
-def power_const(a: np.ndarray, exponent: np.ndarray) -> Forward:
-    """a ** c for a constant exponent c: d/da = c a^(c-1)."""
-    # c a^(c-1) with the exponent 0 kept at 0 for c == 0, so x**0 has gradient 0 even at x = 0
-    return a**exponent, (lambda g: g * exponent * a ** np.where(exponent == 0, 1, exponent - 1),)
-
-
-def power(a: np.ndarray, b: np.ndarray) -> Forward:
-    """a ** b with both sides differentiable.
-
-    d/db = a^b ln a is real only for a > 0; at a == 0 (and b > 0) the limit is 0, and for a < 0
-    the real power has no derivative in b, so that cotangent is NaN.
-    """
-    out = a**b
-
-    def grad_b(g: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_a = np.log(np.where(a > 0, a, 1))
-            return g * np.where(a > 0, out * log_a, np.where(a == 0, 0, np.nan))
-
-    return out, (lambda g: g * b * a ** np.where(b == 0, 1, b - 1), grad_b)
+neg = primitive("neg", lambda xp, a: -a, [lambda xp, g, out, a: -g], saves_inputs=False)
 
 
-def exp(x: np.ndarray) -> Forward:
-    y = np.exp(x)
-    return y, (lambda g: g * y,)
+def _power_vjp_base(xp, g, out, a, b):
+    """d(a^b)/da = b a^(b-1); where b == 0 and a is 0 or infinite that reads 0 * inf, and x**0
+    is constant, so it is 0 there (as in PyTorch). Elsewhere the plain formula, so that its
+    own derivative (in b too) is right."""
+    constant = (b == 0) & ((a == 0) | ~xp.isfinite(a))
+    return xp.where(constant, 0.0, g * b * a ** (b - 1))
 
 
-def log(x: np.ndarray) -> Forward:
-    return np.log(x), (lambda g: g / x,)
+def _power_vjp_exponent(xp, g, out, a, b):
+    """d(a^b)/db = a^b ln a: real for a > 0; at a == 0 it is the limit of a^b ln a, which is
+    0 for b > 0 and -inf for b < 0 (0^b = inf there), and NaN for a < 0."""
+    positive = a > 0
+    log_a = xp.log(xp.where(positive, a, 1.0))
+    at_zero = xp.where(b > 0, 0.0, xp.where(b < 0, -float("inf"), float("nan")))
+    return g * xp.where(positive, out * log_a, xp.where(a == 0, at_zero, float("nan")))
 
 
-def sqrt(x: np.ndarray) -> Forward:
-    y = np.sqrt(x)
-    return y, (lambda g: g * 0.5 / y,)
+power = primitive(
+    "pow", lambda xp, a, b: a**b, [_power_vjp_base, _power_vjp_exponent], saves_out=True
+)
+
+# ------------------------------------------------------------------ smooth functions
+exp = primitive("exp", lambda xp, x: xp.exp(x), [lambda xp, g, out, x: g * out], saves_out=True)
+
+log = primitive("log", lambda xp, x: xp.log(x), [lambda xp, g, out, x: g / x])
+
+sqrt = primitive(
+    "sqrt",
+    lambda xp, x: xp.sqrt(x),
+    [lambda xp, g, out, x: g * 0.5 / out],
+    saves_out=True,
+    saves_inputs=False,
+)
+
+tanh = primitive(
+    "tanh",
+    lambda xp, x: xp.tanh(x),
+    [lambda xp, g, out, x: g * (1.0 - out * out)],
+    saves_out=True,
+    saves_inputs=False,
+)
 
 
-def abs(x: np.ndarray) -> Forward:
-    """|x|; the gradient at 0 is 0 (the subgradient np.sign picks)."""
-    return np.abs(x), (lambda g: g * np.sign(x),)
+def _sigmoid_forward(xp, x):
+    """1 / (1 + e^-x) as exp(-log(1 + e^-x)): no overflow at |x| = 1e4."""
+    return xp.exp(-xp.logaddexp(0.0, -x))
 
 
-def relu(x: np.ndarray) -> Forward:
-    """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
-    # Save the mask, not x or y: a bool array is 1/4 (1/8) of a float32 (float64) one, and the
-    # output can then be freed as soon as the next layer's backward is done with it.
+sigmoid = primitive(
+    "sigmoid",
+    _sigmoid_forward,
+    [lambda xp, g, out, x: g * out * (1.0 - out)],
+    saves_out=True,
+    saves_inputs=False,
+)
+
+logaddexp = primitive(
+    "logaddexp",
+    lambda xp, a, b: xp.logaddexp(a, b),
+    # d/da log(e^a + e^b) = e^(a - out): a softmax weight, never overflowing
+    [lambda xp, g, out, a, b: g * xp.exp(a - out), lambda xp, g, out, a, b: g * xp.exp(b - out)],
+    saves_out=True,
+)
+
+# ------------------------------------------------------------------ kinks (piecewise linear)
+# Their second derivative is 0 wherever it exists: the saved sign or mask is a constant.
+abs = primitive("abs", lambda xp, x: xp.abs(x), [lambda xp, g, out, x: g * xp.sign(x)])
+
+
+def _relu_forward(xp, x):
+    """max(x, 0); the mask, not x or the output, is saved: 1/4 (1/8) of a float32 (float64)
+    array, and the output can be freed as soon as the next layer's backward is done with it."""
     mask = x > 0
-    return np.maximum(x, 0), (lambda g: g * mask,)
+    return xp.where(mask, x, 0.0), {"mask": mask}
 
 
-def sigmoid(x: np.ndarray) -> Forward:
-    """1 / (1 + e^-x), written as exp(-log(1 + e^-x)) so that |x| = 1e4 cannot overflow."""
-    y = np.exp(-np.logaddexp(0, -x))
-    return y, (lambda g: g * y * (1 - y),)
+relu = primitive(
+    "relu",
+    _relu_forward,
+    [lambda xp, g, out, x, *, mask: g * mask],
+    saves_inputs=False,
+    residuals=True,
+)
 
 
-def tanh(x: np.ndarray) -> Forward:
-    y = np.tanh(x)
-    return y, (lambda g: g * (1 - y * y),)
-
-
-def clip(x: np.ndarray, lo: float | None, hi: float | None) -> Forward:
-    """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (boundaries included)."""
-    inside = np.ones(x.shape, dtype=bool)
+def _clip_forward(xp, x, *, lo, hi):
+    """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (the bounds included)."""
+    inside = xp.ones(x.shape, dtype=bool)
     if lo is not None:
         inside &= x >= lo
     if hi is not None:
         inside &= x <= hi
-    return np.clip(x, lo, hi), (lambda g: g * inside,)
+    return xp.clip(x, lo, hi), {"inside": inside}
 
 
-def where(condition: np.ndarray, a: np.ndarray, b: np.ndarray) -> Forward:
-    """condition ? a : b; the condition is not differentiable."""
-    out = np.where(condition, a, b)
-    return out, (None, lambda g: np.where(condition, g, 0), lambda g: np.where(condition, 0, g))
+clip = primitive(
+    "clip",
+    _clip_forward,
+    [lambda xp, g, out, x, *, lo, hi, inside: g * inside],
+    saves_inputs=False,
+    residuals=True,
+)
+
+where = primitive(
+    "where",
+    lambda xp, a, b, *, condition: xp.where(condition, a, b),
+    [
+        lambda xp, g, out, a, b, *, condition: xp.where(condition, g, 0.0),
+        lambda xp, g, out, a, b, *, condition: xp.where(condition, 0.0, g),
+    ],
+    saves_inputs=False,
+)

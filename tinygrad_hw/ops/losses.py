@@ -1,84 +1,120 @@
-"""Fused losses: forward and backward of softmax cross-entropy in one place.
+"""Fused losses: forward and backward of the cross-entropies and the L2 penalty in one place.
 
-Fusing saves the softmax for the backward pass and never builds a one-hot matrix, and the
-gradient is the closed form from the seed reports, (softmax(z) - y) / N, not a chain through
-the softmax Jacobian.
+Fusing saves the softmax for the backward pass and never chains through the softmax Jacobian:
+the gradient is the closed form of the seed reports, (softmax(z) - y) / N. The vjps are written
+in ``xp`` like every other, so the fused losses are differentiable twice: their Hessians are
+the block-diagonal (diag(p) - p p^T) / N of the textbook.
 """
 
-import numpy as np
+from functools import cache, partial
 
-from tinygrad_hw.ops.reductions import log_softmax
-from tinygrad_hw.ops.types import Forward
-
-
-def _reduce(per_sample: np.ndarray, reduction: str) -> tuple[np.ndarray, float]:
-    """The loss and the scale 1/N (mean) or 1 (sum) its gradient carries."""
-    total = np.add.reduce(per_sample)  # np.mean / np.sum add ~5 us of Python per call
-    if reduction == "mean":
-        return total / per_sample.shape[0], 1.0 / per_sample.shape[0]
-    return total, 1.0
+from tinygrad_hw.ops.elementwise import _sigmoid_forward
+from tinygrad_hw.ops.primitive import Primitive, primitive
+from tinygrad_hw.ops.reductions import log_softmax_forward
 
 
-def cross_entropy_labels(logits: np.ndarray, labels: np.ndarray, reduction: str) -> Forward:
-    """-log softmax(z)[y] over rows of (N, K) logits and integer labels (N,)."""
-    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    total = np.add.reduce(e, axis=-1, keepdims=True)
-    rows = np.arange(logits.shape[0])
-    # -log p[y] = log sum e - shifted[y]: one exp for forward and backward alike
-    loss, scale = _reduce(np.log(total[:, 0]) - shifted[rows, labels], reduction)
-
-    def grad_logits(g: np.ndarray) -> np.ndarray:
-        dz = e / total
-        dz[rows, labels] -= 1
-        dz *= g * scale
-        return dz
-
-    return loss, (grad_logits, None)
+def _scale(reduction: str, count: int) -> float:
+    """The factor d(loss)/d(per-sample loss): 1/N for the mean, 1 for the sum."""
+    return 1.0 / count if reduction == "mean" else 1.0
 
 
-def cross_entropy_targets(logits: np.ndarray, targets: np.ndarray, reduction: str) -> Forward:
-    """-sum_k t_k log softmax(z)_k per row, for one-hot or probability targets t.
+def _reduce(xp, per_sample, reduction: str):
+    total = xp.sum(per_sample)
+    return total / per_sample.shape[0] if reduction == "mean" else total
 
-    d/dz = p sum(t) - t, which is p - t when each row of t sums to 1.
+
+# ------------------------------------------------------------------ softmax cross-entropy
+def _cross_entropy_labels_forward(xp, logits, *, labels, reduction):
+    """-log softmax(z)[y] over rows of (N, K) logits and integer labels (N,).
+
+    -log p[y] = log sum e^(z - m) - (z - m)[y]: one exp serves forward and backward. The
+    residual is the softmax p, a smooth function of z: recomputed under create_graph.
     """
-    logp, _ = log_softmax(logits, axis=-1)
-    loss, scale = _reduce(-np.sum(targets * logp, axis=-1), reduction)
-
-    def grad_logits(g: np.ndarray) -> np.ndarray:
-        return (np.exp(logp) * np.sum(targets, axis=-1, keepdims=True) - targets) * (g * scale)
-
-    return loss, (grad_logits, lambda g: -logp * (g * scale))
-
-
-def binary_cross_entropy_with_logits(
-    logits: np.ndarray, targets: np.ndarray, reduction: str
-) -> Forward:
-    """-(t log s(z) + (1 - t) log(1 - s(z))) = softplus(z) - t z, finite for |z| = 1e4.
-
-    d/dz = s(z) - t: the (yhat - y) of logistic regression.
-    """
-    per_element = np.logaddexp(0, logits) - targets * logits
-    if reduction == "mean":
-        loss, scale = np.mean(per_element), 1.0 / max(per_element.size, 1)
-    else:
-        loss, scale = np.sum(per_element), 1.0
-
-    def grad_logits(g: np.ndarray) -> np.ndarray:
-        return (np.exp(-np.logaddexp(0, -logits)) - targets) * (g * scale)
-
-    return loss, (grad_logits, lambda g: -logits * (g * scale))
+    shifted = logits - xp.max(logits, axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    total = xp.sum(e, axis=-1, keepdims=True)
+    picked = shifted[xp.arange(logits.shape[0]), labels]
+    loss = _reduce(xp, xp.log(total[:, 0]) - picked, reduction)
+    return loss, {"probs": e / total}
 
 
-def l2_penalty(arrays: list[np.ndarray], weight: float) -> Forward:
-    """weight * sum_i ||p_i||^2 over several arrays, as one op: d/dp_i = 2 weight p_i.
+def _cross_entropy_labels_vjp(xp, g, out, logits, *, labels, reduction, probs):
+    hot = xp.one_hot(labels, logits.shape[-1], logits.dtype)
+    return (probs - hot) * (g * _scale(reduction, logits.shape[0]))
 
-    One pass over each array forward (a dot product) and one backward, where the chain of
-    mul, sum and add ops makes five.
-    """
-    total = sum(np.vdot(p, p) for p in arrays) * weight
 
-    def grad(p: np.ndarray):
-        return lambda g: p * (2 * weight * g)
+cross_entropy_labels = primitive(
+    "cross_entropy",
+    _cross_entropy_labels_forward,
+    [_cross_entropy_labels_vjp],
+    differentiable_residuals=True,
+)
 
-    return np.asarray(total, dtype=arrays[0].dtype), tuple(grad(p) for p in arrays)
+
+def _cross_entropy_targets_forward(xp, logits, targets, *, reduction):
+    """-sum_k t_k log softmax(z)_k per row, for one-hot or probability targets t."""
+    log_probs = log_softmax_forward(xp, logits, axis=-1)
+    loss = _reduce(xp, -xp.sum(targets * log_probs, axis=-1), reduction)
+    return loss, {"log_probs": log_probs}
+
+
+def _cross_entropy_targets_vjp_logits(xp, g, out, logits, targets, *, reduction, log_probs):
+    """d/dz = p sum(t) - t, which is p - t when each row of t sums to 1."""
+    row_total = xp.sum(targets, axis=-1, keepdims=True)
+    return (xp.exp(log_probs) * row_total - targets) * (g * _scale(reduction, logits.shape[0]))
+
+
+def _cross_entropy_targets_vjp_targets(xp, g, out, logits, targets, *, reduction, log_probs):
+    return -log_probs * (g * _scale(reduction, logits.shape[0]))
+
+
+cross_entropy_targets = primitive(
+    "cross_entropy",
+    _cross_entropy_targets_forward,
+    [_cross_entropy_targets_vjp_logits, _cross_entropy_targets_vjp_targets],
+    differentiable_residuals=True,
+)
+
+
+# ------------------------------------------------------------------ sigmoid cross-entropy
+def _bce_with_logits_forward(xp, logits, targets, *, reduction):
+    """-(t log s(z) + (1 - t) log(1 - s(z))) = softplus(z) - t z: finite for |z| = 1e4."""
+    per_element = xp.logaddexp(0.0, logits) - targets * logits
+    return xp.mean(per_element) if reduction == "mean" else xp.sum(per_element)
+
+
+def _bce_scale(reduction: str, logits) -> float:
+    return _scale(reduction, max(logits.size, 1))
+
+
+bce_with_logits = primitive(
+    "binary_cross_entropy_with_logits",
+    _bce_with_logits_forward,
+    [
+        # d/dz = s(z) - t: the (yhat - y) of logistic regression
+        lambda xp, g, out, z, t, *, reduction: (
+            (_sigmoid_forward(xp, z) - t) * (g * _bce_scale(reduction, z))
+        ),
+        lambda xp, g, out, z, t, *, reduction: -z * (g * _bce_scale(reduction, z)),
+    ],
+)
+
+
+# ------------------------------------------------------------------ L2 penalty
+def _l2_forward(xp, *params, weight):
+    """weight * sum_i ||p_i||^2: one pass over each array (a dot product), where the chain of
+    mul, sum and add ops makes five."""
+    total = xp.squared_norm(params[0])
+    for p in params[1:]:
+        total = total + xp.squared_norm(p)
+    return xp.asarray(total * weight, dtype=params[0].dtype)
+
+
+def _l2_vjp(i: int, xp, g, out, *params, weight):
+    return params[i] * (2.0 * weight * g)
+
+
+@cache
+def l2_penalty(n: int) -> Primitive:
+    """The penalty over n parameter arrays: d/dp_i = 2 weight p_i."""
+    return primitive("l2_penalty", _l2_forward, [partial(_l2_vjp, i) for i in range(n)])

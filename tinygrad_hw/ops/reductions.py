@@ -1,81 +1,129 @@
-"""Reductions and the softmax family.
+"""Reductions and the softmax family, each forward beside its vjp.
 
-``axis`` arrives already checked and normalised to a tuple of non-negative ints (or None for
-all axes) by the Tensor layer, so these formulas only do maths.
+``axis`` arrives checked and normalised by the Tensor layer: a tuple of non-negative ints (or
+None for all axes) for the reductions, one non-negative int for the softmax family. Every vjp
+sends the reduced gradient back over the reduced axes with ``_expand`` (a reshape and a
+broadcast: both differentiable, so the vjps are too).
 """
 
-import numpy as np
+import math
 
-from tinygrad_hw.ops.types import Forward
+from tinygrad_hw.ops.primitive import primitive
 
 Axes = tuple[int, ...] | None
 
 
-def _kept_shape(shape: tuple[int, ...], axis: Axes) -> tuple[int, ...]:
+def kept_shape(shape: tuple[int, ...], axis: Axes) -> tuple[int, ...]:
     """The shape of the reduction with keepdims=True: reduced axes become 1."""
     if axis is None:
         return (1,) * len(shape)
     return tuple(1 if i in axis else n for i, n in enumerate(shape))
 
 
-def _expand(g: np.ndarray, shape: tuple[int, ...], axis: Axes) -> np.ndarray:
-    """Send a reduced gradient back over the reduced axes (a read-only broadcast view)."""
-    return np.broadcast_to(g.reshape(_kept_shape(shape, axis)), shape)
+def _expand(xp, g, shape: tuple[int, ...], axis: Axes):
+    """A reduced gradient sent back over the reduced axes (a read-only broadcast view)."""
+    return xp.broadcast_to(xp.reshape(g, kept_shape(shape, axis)), shape)
 
 
-def sum(x: np.ndarray, axis: Axes, keepdims: bool) -> Forward:
-    return np.sum(x, axis=axis, keepdims=keepdims), (lambda g: _expand(g, x.shape, axis),)
+def _count(shape: tuple[int, ...], axis: Axes) -> int:
+    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
 
 
-def mean(x: np.ndarray, axis: Axes, keepdims: bool) -> Forward:
-    count = x.size if axis is None else int(np.prod([x.shape[i] for i in axis]))
-    out = np.mean(x, axis=axis, keepdims=keepdims)
-    return out, (lambda g: _expand(g / count, x.shape, axis),)
+sum = primitive(
+    "sum",
+    lambda xp, x, *, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims),
+    [lambda xp, g, out, x, *, axis, keepdims: _expand(xp, g, x.shape, axis)],
+)
+
+mean = primitive(
+    "mean",
+    lambda xp, x, *, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
+    [
+        lambda xp, g, out, x, *, axis, keepdims: _expand(
+            xp, g / _count(x.shape, axis), x.shape, axis
+        )
+    ],
+)
 
 
-def _extremum(x: np.ndarray, out_kept: np.ndarray, axis: Axes):
-    """Gradient of max/min: split evenly among the elements that tie for the extremum."""
-    hits = x == out_kept
-    share = hits / np.sum(hits, axis=axis, keepdims=True)
-    return lambda g: share * g.reshape(out_kept.shape)
+def _extremum_forward(reduce):
+    """max or min, saving each element's share of the gradient: ties split it evenly. The
+    share is piecewise constant in x, so it is a residual (not differentiated again)."""
+
+    def forward(xp, x, *, axis, keepdims):
+        out_kept = getattr(xp, reduce)(x, axis=axis, keepdims=True)
+        hits = xp.astype(x == out_kept, x.dtype)
+        share = hits / xp.sum(hits, axis=axis, keepdims=True)
+        out = out_kept if keepdims else xp.reshape(out_kept, _reduced_shape(x.shape, axis))
+        return out, {"share": share}
+
+    return forward
 
 
-def max(x: np.ndarray, axis: Axes, keepdims: bool) -> Forward:
-    out_kept = np.max(x, axis=axis, keepdims=True)
-    out = out_kept if keepdims else out_kept.reshape(np.max(x, axis=axis).shape)
-    return out, (_extremum(x, out_kept, axis),)
+def _reduced_shape(shape: tuple[int, ...], axis: Axes) -> tuple[int, ...]:
+    return () if axis is None else tuple(n for i, n in enumerate(shape) if i not in axis)
 
 
-def min(x: np.ndarray, axis: Axes, keepdims: bool) -> Forward:
-    out_kept = np.min(x, axis=axis, keepdims=True)
-    out = out_kept if keepdims else out_kept.reshape(np.min(x, axis=axis).shape)
-    return out, (_extremum(x, out_kept, axis),)
+def _extremum_vjp(xp, g, out, x, *, axis, keepdims, share):
+    return share * xp.reshape(g, kept_shape(share.shape, axis))
 
 
-def _stable_max(x: np.ndarray, axis: int) -> np.ndarray:
-    """The row maximum used as a shift; rows of all -inf shift by 0 instead of giving NaN."""
-    m = np.max(x, axis=axis, keepdims=True)
-    return np.where(np.isfinite(m), m, 0)
+max = primitive(
+    "max", _extremum_forward("max"), [_extremum_vjp], saves_inputs=False, residuals=True
+)
+min = primitive(
+    "min", _extremum_forward("min"), [_extremum_vjp], saves_inputs=False, residuals=True
+)
 
 
-def logsumexp(x: np.ndarray, axis: int, keepdims: bool) -> Forward:
+def stable_max(xp, x, axis: int):
+    """The maximum along ``axis`` used as a shift; rows of all -inf shift by 0, not NaN."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0.0)
+
+
+def _logsumexp_forward(xp, x, *, axis, keepdims):
     """log sum exp x = m + log sum exp(x - m) with m the maximum: no overflow at |x| = 1e4."""
-    m = _stable_max(x, axis)
-    out_kept = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-    out = out_kept if keepdims else np.squeeze(out_kept, axis=axis)
-    # d/dx logsumexp = softmax(x) = exp(x - logsumexp(x))
-    return out, (lambda g: np.exp(x - out_kept) * g.reshape(out_kept.shape),)
+    m = stable_max(xp, x, axis)
+    out = m + xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-def softmax(x: np.ndarray, axis: int) -> Forward:
-    """p = e^(x - m) / sum e^(x - m); vjp p (g - <g, p>), the Jacobian diag(p) - p p^T."""
-    e = np.exp(x - _stable_max(x, axis))
-    p = e / np.sum(e, axis=axis, keepdims=True)
-    return p, (lambda g: p * (g - np.sum(g * p, axis=axis, keepdims=True)),)
+def _logsumexp_vjp(xp, g, out, x, *, axis, keepdims):
+    """d/dx logsumexp = softmax(x) = exp(x - logsumexp(x))."""
+    kept = kept_shape(x.shape, (axis,))
+    return xp.exp(x - xp.reshape(out, kept)) * xp.reshape(g, kept)
 
 
-def log_softmax(x: np.ndarray, axis: int) -> Forward:
-    """x - logsumexp(x); vjp g - softmax(x) sum g. Never the log of an underflowed softmax."""
-    shifted = x - _stable_max(x, axis)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return out, (lambda g: g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+logsumexp = primitive("logsumexp", _logsumexp_forward, [_logsumexp_vjp], saves_out=True)
+
+
+def softmax_forward(xp, x, *, axis):
+    """p = e^(x - m) / sum e^(x - m)."""
+    e = xp.exp(x - stable_max(xp, x, axis))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+softmax = primitive(
+    "softmax",
+    softmax_forward,
+    # p (g - <g, p>): the Jacobian diag(p) - p p^T applied to g without building it
+    [lambda xp, g, out, x, *, axis: out * (g - xp.sum(g * out, axis=axis, keepdims=True))],
+    saves_out=True,
+    saves_inputs=False,
+)
+
+
+def log_softmax_forward(xp, x, *, axis):
+    """x - logsumexp(x): never the log of an underflowed softmax."""
+    shifted = x - stable_max(xp, x, axis)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+log_softmax = primitive(
+    "log_softmax",
+    log_softmax_forward,
+    [lambda xp, g, out, x, *, axis: g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True)],
+    saves_out=True,
+    saves_inputs=False,
+)

@@ -1,0 +1,232 @@
+"""Differentiable functions of Tensors, under numpy's and the array API's names.
+
+``tinygrad_hw.exp(x)``, ``tinygrad_hw.where(c, a, b)``, ``tinygrad_hw.concatenate([...])``: the
+functional twin of the Tensor methods, taking Tensors, arrays or numbers. This module is also
+the ``xp`` namespace the engine hands to the primitives' vjps under ``create_graph=True``: the
+names a vjp uses (``xp.exp``, ``xp.sum``, ``xp.where``, ``xp.scatter_add``, ...) exist here with
+the same meaning, on Tensors, so the backward pass records itself.
+"""
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw import ops
+from tinygrad_hw.errors import DTypeError, ShapeError
+from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.recording import apply, lift, new_tensor
+from tinygrad_hw.tensor import Tensor
+from tinygrad_hw.validation import normalize_axis
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# --------------------------------------------------------------------- elementwise
+def exp(x: Any) -> Tensor:
+    return _tensor(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    return _tensor(x).log()
+
+
+def sqrt(x: Any) -> Tensor:
+    return _tensor(x).sqrt()
+
+
+def tanh(x: Any) -> Tensor:
+    return _tensor(x).tanh()
+
+
+def sigmoid(x: Any) -> Tensor:
+    return _tensor(x).sigmoid()
+
+
+def relu(x: Any) -> Tensor:
+    return _tensor(x).relu()
+
+
+def abs(x: Any) -> Tensor:
+    return _tensor(x).abs()
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """log(e^a + e^b), finite for any finite a, b."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    return apply(ops.logaddexp, a, b)
+
+
+def sign(x: Any) -> Tensor:
+    """-1, 0 or 1 (not differentiable: a constant Tensor)."""
+    return new_tensor(Tensor, np.sign(_tensor(x).data))
+
+
+def isfinite(x: Any) -> Tensor:
+    """Elementwise: neither NaN nor inf (a bool Tensor)."""
+    return new_tensor(Tensor, np.isfinite(_tensor(x).data))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``condition`` else ``b``, broadcasting all three; the
+    condition (a bool array or Tensor) is not differentiable."""
+    mask = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if mask.dtype != bool:
+        raise DTypeError(f"where: condition must be boolean, got dtype {mask.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    a, b = (lift(a, b), b) if isinstance(b, Tensor) else (a, lift(b, a))
+    try:
+        np.broadcast_shapes(mask.shape, a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(
+            f"where: shapes {mask.shape}, {a.shape} and {b.shape} cannot be broadcast together"
+        ) from None
+    return apply(ops.where, a, b, condition=mask)
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """``x`` in another float dtype; the gradient is cast back."""
+    x = _tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    return apply(ops.astype, x, dtype=dtype, from_dtype=x.dtype)
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of ``x`` that is still in the graph (gradients pass through unchanged)."""
+    return apply(ops.copy, _tensor(x))
+
+
+# --------------------------------------------------------------------- reductions
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _tensor(x).sum(axis=axis, keepdims=keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _tensor(x).mean(axis=axis, keepdims=keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _tensor(x).max(axis=axis, keepdims=keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _tensor(x).min(axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Tensor:
+    return _tensor(x).logsumexp(axis=axis, keepdims=keepdims)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    return _tensor(x).softmax(axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    return _tensor(x).log_softmax(axis=axis)
+
+
+# --------------------------------------------------------------------- shapes
+def reshape(x: Any, shape: Sequence[int]) -> Tensor:
+    return _tensor(x).reshape(tuple(shape))
+
+
+def permute_dims(x: Any, axes: Sequence[int]) -> Tensor:
+    return _tensor(x).transpose(tuple(axes))
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    return _tensor(x).transpose(*(() if axes is None else (tuple(axes),)))
+
+
+def matrix_transpose(x: Any) -> Tensor:
+    """Swap the last two axes."""
+    x = _tensor(x)
+    axes = list(range(x.ndim))
+    axes[-2:] = axes[-1], axes[-2]
+    return x.transpose(tuple(axes))
+
+
+def expand_dims(x: Any, axis: int) -> Tensor:
+    x = _tensor(x)
+    axis = normalize_axis(axis, x.ndim + 1, "expand_dims", x.shape)
+    return x.reshape((*x.shape[:axis], 1, *x.shape[axis:]))
+
+
+def squeeze(x: Any, axis: int | tuple[int, ...]) -> Tensor:
+    x = _tensor(x)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(normalize_axis(a, x.ndim, "squeeze", x.shape) for a in axes)
+    if builtins.any(x.shape[a] != 1 for a in axes):
+        raise ShapeError(f"squeeze: axes {axis} of shape {x.shape} are not all of size 1")
+    return x.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    x, shape = _tensor(x), tuple(shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
+    return apply(ops.broadcast_to, x, shape=shape)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return _tensor(a) @ b
+
+
+def scatter_add(values: Any, shape: tuple[int, ...], index: Any) -> Tensor:
+    """zeros(shape) with ``values`` added at ``index`` (the gradient of indexing)."""
+    return apply(ops.scatter_add, _tensor(values), shape=tuple(shape), index=index)
+
+
+def _pieces(op: str, tensors: Sequence[Any]) -> list[Tensor]:
+    if not isinstance(tensors, list | tuple) or not tensors:
+        raise ShapeError(
+            f"{op}: needs a non-empty list or tuple of tensors, got {type(tensors).__name__}"
+        )
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        first = Tensor(tensors[0])
+    return [lift(t, first) for t in tensors]
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; the gradient is split back into the pieces."""
+    parts = _pieces("concatenate", tensors)
+    axis = parts[0]._axis("concatenate", axis)
+    shapes = [t.shape for t in parts]
+    if builtins.any(len(s) != len(shapes[0]) for s in shapes) or builtins.any(
+        s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes
+    ):
+        raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    return apply(ops.concatenate(len(parts)), *parts, axis=axis)
+
+
+concat = concatenate  # the array API's name
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join same-shape tensors along a new axis."""
+    parts = _pieces("stack", tensors)
+    shapes = [t.shape for t in parts]
+    if builtins.any(s != shapes[0] for s in shapes):
+        raise ShapeError(f"stack: all shapes must be equal, got {shapes}")
+    axis = normalize_axis(axis, parts[0].ndim + 1, "stack", shapes[0])
+    return apply(ops.stack(len(parts)), *parts, axis=axis)
+
+
+# --------------------------------------------------------------------- constants
+# Arrays, not Tensors: a vjp uses them as constants (the labels' one-hot rows, row indices).
+def one_hot(labels: Any, num_classes: int, dtype: Any) -> np.ndarray:
+    return NUMPY.one_hot(np.asarray(labels), num_classes, dtype)
+
+
+def arange(n: int) -> np.ndarray:
+    return np.arange(n)

@@ -1,0 +1,100 @@
+"""The primitive contract: one op, its forward and its vjps, written once against ``xp``.
+
+A ``Primitive`` is data, not code that runs: a name, a forward function and one vjp per input,
+plus a declaration of what the vjps need from the forward pass. The engine calls them:
+
+- ``forward(xp, *inputs, **params) -> out`` (or ``(out, residuals)`` when the op declares
+  residuals: a small dict of named arrays, such as relu's mask);
+- ``vjp_i(xp, g, out, *inputs, **params, **residuals) -> cotangent of input i``.
+
+``xp`` is an array namespace. For the forward pass and a first-order backward pass it is the
+backend's (numpy by default) and every argument is an array. With ``create_graph=True`` the
+engine calls the same vjps with ``xp`` set to the library's differentiable functions
+(``tinygrad_hw.functions``) and Tensors for ``g``, ``out`` and the inputs, so the backward
+pass is itself recorded and can be differentiated again (HIPS autograd's trick). A vjp must
+therefore use only ``xp`` functions, Python operators and other primitives: nothing that
+works on arrays alone.
+
+Non-differentiable operands (labels, a ``where`` condition, an axis, an index) are ``params``,
+never inputs. Cotangents may keep the broadcast shape of the output: the engine sums them back
+to each input's shape, so no formula mentions broadcasting.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Forward = Callable[..., Any]
+Vjp = Callable[..., Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """One differentiable op.
+
+    ``saves_out`` and ``saves_inputs`` declare what the vjps read (the rest reaches them as
+    None), so the graph keeps alive only what the backward pass needs. ``saves_inputs`` is
+    True (all), False (none) or the positions of the inputs to keep.
+
+    ``residuals``: the forward returns ``(out, {name: array})``; the vjps take each name as a
+    keyword. Residuals are constants of the backward pass (masks, tie shares): under
+    ``create_graph`` they are not differentiated. An op whose residual does depend smoothly
+    on its inputs (a saved softmax) sets ``differentiable_residuals``: under ``create_graph``
+    the engine runs the forward again on the differentiable namespace to get them as Tensors.
+    """
+
+    name: str
+    forward: Forward
+    vjps: Sequence[Vjp]
+    saves_out: bool = False
+    saves_inputs: bool | tuple[int, ...] = True
+    residuals: bool = False
+    differentiable_residuals: bool = False
+
+    arity: int = field(init=False)  # how many differentiable inputs (one vjp each)
+
+    def __post_init__(self) -> None:
+        if not callable(self.forward) or not all(callable(v) for v in self.vjps):
+            raise TypeError(f"primitive {self.name!r}: forward and every vjp must be callable")
+        object.__setattr__(self, "vjps", tuple(self.vjps))
+        object.__setattr__(self, "arity", len(self.vjps))
+
+    def saved_inputs(self, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The inputs the vjps need, None in place of the others."""
+        keep = self.saves_inputs
+        if keep is True:
+            return inputs
+        if keep is False:
+            return (None,) * len(inputs)
+        return tuple([x if i in keep else None for i, x in enumerate(inputs)])
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r}, {self.arity} input(s))"
+
+
+def primitive(
+    name: str,
+    forward: Forward,
+    vjps: Sequence[Vjp],
+    *,
+    saves_out: bool = False,
+    saves_inputs: bool | tuple[int, ...] = True,
+    residuals: bool = False,
+    differentiable_residuals: bool = False,
+) -> Primitive:
+    """Define an op: ``y = tinygrad_hw.apply(op, x, **params)`` then records it.
+
+    Example (a cube with its vjp 3 x^2 g, differentiable again because it is written in
+    Python operators)::
+
+        cube = primitive("cube", lambda xp, x: x**3, [lambda xp, g, out, x: 3 * x**2 * g])
+    """
+    return Primitive(
+        name,
+        forward,
+        tuple(vjps),
+        saves_out=saves_out,
+        saves_inputs=saves_inputs,
+        residuals=residuals or differentiable_residuals,
+        differentiable_residuals=differentiable_residuals,
+    )

@@ -1,0 +1,132 @@
+"""``apply``: the one way an op is run and recorded, for the library's ops and the user's.
+
+``apply(primitive, *operands, **params)`` turns constant operands into Tensors of the right
+dtype, runs the primitive's forward on the arrays, and, when recording is on and some operand
+requires grad, leaves a Node holding what the primitive declared its vjps need. This module
+knows the Tensor class only through the operands it is given (results have the type of the
+first Tensor operand), so the Tensor class can be built on top of it.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.autodiff import Node, check_finite_forward
+from tinygrad_hw.errors import ArgumentError, DTypeError, TinygradHWError
+from tinygrad_hw.modes import call_site, modes
+from tinygrad_hw.ops.arrays import cast, is_float_dtype, ndarray
+from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.ops.primitive import Primitive
+from tinygrad_hw.validation import explain_failure, to_array
+
+
+class TensorBase:
+    """The base of the Tensor class, so that this module recognises Tensors without importing
+    the class that is built on it."""
+
+    __slots__ = ()
+
+
+def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
+    """Run ``primitive`` on ``operands`` (Tensors, arrays or numbers; at least one Tensor) and
+    record it for backward. ``params`` are the op's non-differentiable arguments.
+
+    Example: ``y = tinygrad_hw.apply(cube, x)`` for ``cube`` made by ``tinygrad_hw.primitive``.
+    """
+    if not isinstance(primitive, Primitive):
+        raise DTypeError(f"apply: expected a Primitive, got {type(primitive).__name__}")
+    if len(operands) != primitive.arity:
+        raise ArgumentError(
+            f"apply: {primitive.name} takes {primitive.arity} tensor input(s) (one per vjp), "
+            f"got {len(operands)}"
+        )
+    tensors = operands
+    for operand in operands:
+        if not isinstance(operand, TensorBase):
+            tensors = lift_all(primitive.name, operands)
+            break
+    arrays = tuple([t.data for t in tensors])
+    try:
+        if params:
+            result = primitive.forward(NUMPY, *arrays, **params)
+        else:  # a call without ** is a cheaper one for CPython
+            result = primitive.forward(NUMPY, *arrays)
+    except TinygradHWError:
+        raise
+    except (TypeError, ValueError, IndexError) as error:  # numpy's refusals, renamed
+        raise explain_failure(primitive.name, arrays, error) from None
+    residuals = None
+    if primitive.residuals:
+        result, residuals = result
+    return record(primitive, result, tensors, arrays, params, residuals)
+
+
+def record(
+    primitive: Primitive,
+    out: Any,
+    tensors: tuple[Any, ...],
+    arrays: tuple[ndarray, ...],
+    params: dict[str, Any],
+    residuals: dict[str, Any] | None = None,
+) -> Any:
+    """Wrap a forward result; record a node when gradients are on and an input needs one."""
+    if type(out) is not ndarray:
+        out = np.asarray(out)  # reductions to a scalar give numpy scalars
+    site = None
+    if modes.detect_anomaly:
+        check_finite_forward(primitive.name, out, arrays)
+        site = call_site()
+    cls = type(tensors[0])
+    result = cls.__new__(cls)
+    result.data = out
+    result.grad = result._grad_graph = result._node = None
+    if modes.grad_enabled:
+        parents = tuple([t._node for t in tensors])
+        if parents.count(None) != len(parents):  # some input needs a gradient
+            keep = primitive.saves_inputs
+            saved = (
+                out if primitive.saves_out else None,
+                arrays if keep is True else primitive.saved_inputs(arrays),
+            )
+            result._node = Node(
+                primitive, out.shape, out.dtype, parents, params, saved, residuals, site=site
+            )
+    return result
+
+
+def new_tensor(cls: type, array: ndarray, node: Node | None = None) -> Any:
+    """A Tensor around an array that is already checked and converted (no copy); ``record``
+    does the same inline, on the hot path."""
+    tensor = cls.__new__(cls)
+    tensor.data = array
+    tensor.grad = None
+    tensor._grad_graph = None
+    tensor._node = node
+    return tensor
+
+
+def lift_all(op: str, operands: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Every operand as a Tensor; constants take the dtype of the first float Tensor."""
+    like = None
+    for operand in operands:
+        if isinstance(operand, TensorBase) and (
+            like is None or (not is_float_dtype(like.dtype) and is_float_dtype(operand.dtype))
+        ):
+            like = operand
+    if like is None:
+        raise DTypeError(f"{op}: needs at least one Tensor operand, got only constants")
+    return tuple([x if isinstance(x, TensorBase) else lift(x, like) for x in operands])
+
+
+def lift(value: Any, like: Any) -> Any:
+    """A constant operand as a Tensor outside the graph; constants take a float tensor's dtype,
+    so that a Python number or a float64 array never upcasts a float32 computation."""
+    if isinstance(value, TensorBase):
+        return value
+    cls, dtype = type(like), like.data.dtype
+    if type(value) in (float, int) and dtype.kind == "f":
+        return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
+    array = to_array(value)
+    if array.dtype != dtype and is_float_dtype(dtype):
+        array = cast(array, dtype)
+    return new_tensor(cls, array)
