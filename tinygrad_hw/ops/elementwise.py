@@ -112,7 +112,7 @@ def _relu_forward(xp, x):
     """max(x, 0); the mask, not x or the output, is saved: 1/4 (1/8) of a float32 (float64)
     array, and the output can be freed as soon as the next layer's backward is done with it."""
     mask = x > 0
-    return xp.where(mask, x, 0.0), {"mask": mask}
+    return xp.maximum(x, 0.0), {"mask": mask}
 
 
 relu = primitive(
