@@ -25,6 +25,16 @@ def _as_float64_inputs(inputs: tuple[Any, ...]) -> list[Any]:
     return copies
 
 
+def _checked_inputs(name: str, inputs: tuple[Any, ...]) -> tuple[list[Any], list[int]]:
+    """Float64 copies of the inputs and the positions of those that require grad (at least
+    one, or GradcheckError)."""
+    tensors = _as_float64_inputs(inputs)
+    checked = [i for i, x in enumerate(tensors) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise GradcheckError(f"{name}: no input has requires_grad=True, nothing to check")
+    return tensors, checked
+
+
 def _evaluate(fn: Callable[..., Tensor], inputs: list[Any]) -> Tensor:
     out = fn(*inputs)
     if not isinstance(out, Tensor):
@@ -49,10 +59,7 @@ def gradcheck(
     ``atol + rtol * |numeric|``. Returns True or raises GradcheckError naming the input, the
     worst element, both values and the error.
     """
-    tensors = _as_float64_inputs(inputs)
-    checked = [i for i, x in enumerate(tensors) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise GradcheckError("gradcheck: no input has requires_grad=True, nothing to check")
+    tensors, checked = _checked_inputs("gradcheck", inputs)
     out = _evaluate(fn, tensors)
     v = np.random.default_rng(seed).standard_normal(out.shape)
     if out.requires_grad:
@@ -124,10 +131,7 @@ def gradgradcheck(
     is right but not differentiable correctly (one that detaches what it saved) fails here.
     Returns True or raises GradcheckError naming the input and the worst element.
     """
-    tensors = _as_float64_inputs(inputs)
-    checked = [i for i, x in enumerate(tensors) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise GradcheckError("gradgradcheck: no input has requires_grad=True, nothing to check")
+    tensors, checked = _checked_inputs("gradgradcheck", inputs)
     out_shape = _evaluate(fn, tensors).shape
     v = Tensor(np.random.default_rng(seed + 1).standard_normal(out_shape))
 

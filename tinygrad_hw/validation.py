@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -60,20 +60,6 @@ def normalize_axes(axis: Any, ndim: int, op: str, shape: tuple[int, ...]):
     if len(set(normalized)) != len(normalized):
         raise ShapeError(f"{op}: repeated axis in {axis} for shape {shape}")
     return normalized
-
-
-def broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ShapeError:
-    return ShapeError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together")
-
-
-def binary_error(op: str, a: np.ndarray, b: np.ndarray, error: Exception) -> TinygradHWError:
-    """What a failed elementwise op was told: shapes that do not broadcast, else dtypes the
-    op is not defined for (numpy refuses -bool, bool - bool, int ** negative int)."""
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        return broadcast_error(op, a, b)
-    return DTypeError(f"{op}: not defined for dtypes {a.dtype} and {b.dtype} ({error})")
 
 
 def explain_failure(op: str, arrays: tuple[np.ndarray, ...], error: Exception):
