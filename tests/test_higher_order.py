@@ -62,6 +62,35 @@ def test_second_derivatives_of_matmul_and_linear_match_finite_differences(data):
     assert tg.gradgradcheck(lambda x, w: (x @ w).tanh(), x, w)
 
 
+# Piecewise-linear ops: their vjps multiply g by a mask, a tie share or a selection that is
+# constant in x, so the second derivative is exactly 0 where it exists, and the tape defines it
+# as 0 at kinks and ties too (as PyTorch does). gradgradcheck away from kinks is in the op tests
+# (order=2); here values are drawn from a grid that hits the kinks (0, clip's +-0.5) and ties.
+PIECEWISE_LINEAR = {
+    "relu": lambda t: t.relu(),
+    "abs": lambda t: t.abs(),
+    "clip": lambda t: t.clip(-0.5, 0.5),
+    "max": lambda t: t.max(axis=-1) if t.ndim else t.max(),
+    "min": lambda t: t.min(axis=0) if t.ndim else t.min(),
+    "getitem": lambda t: t.reshape(-1)[np.array([0, 0, -1])],
+    "where": lambda t: tg.where(t.data > 0, t, 3.0 * t),
+    "concatenate": lambda t: tg.concatenate([t.reshape(-1), -t.reshape(-1)]),
+    "stack": lambda t: tg.stack([t, 2.0 * t], axis=-1),
+}
+GRID = st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("name", list(PIECEWISE_LINEAR))
+@given(data=st.data())
+def test_piecewise_linear_ops_have_a_zero_hessian_even_at_kinks_and_ties(name, data):
+    x = data.draw(arrays(shapes(max_dims=2), elements=GRID))
+    op = PIECEWISE_LINEAR[name]
+    weights = Tensor(data.draw(arrays(op(Tensor(x)).shape)))
+    hessian = tg.func.hessian(lambda t: (op(t) * weights).sum(), x)
+    assert hessian.shape == x.shape + x.shape
+    np.testing.assert_array_equal(hessian.data, np.zeros(x.shape + x.shape))
+
+
 def test_gradgradcheck_rejects_a_vjp_that_detaches_its_saved_output():
     """exp whose vjp uses the saved output as a constant: right to first order only."""
     detached = tg.primitive(

@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import tinygrad_hw as tg
 from tinygrad_hw import Tensor, ops
 from tinygrad_hw.testing import arrays, evaluate_primitive, floats, shapes
 
@@ -202,3 +203,20 @@ def test_float32_stays_float32_through_ops_and_gradients(name):
     assert grads[np.float32].dtype == np.float32
     # float32 rounding of O(1) values through ~10 ops: 1e-5 is ~100 eps32
     np.testing.assert_allclose(grads[np.float32], grads[np.float64], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logsumexp_and_logaddexp_gradients_at_1e4_are_the_exact_softmax_weights(dtype):
+    """At a two-way tie the weights are 1/2 exactly, which a vjp written as exp(x - out) misses
+    by ~1e-4 in float32 (out = 1e4 + log 2 is rounded to float32's 1e-3 spacing there)."""
+    x = Tensor(np.array([[1e4, 1e4, -1e4], [-1e4, 1e4, 1e4 - 1.0]], dtype=dtype), True)
+    x.logsumexp(axis=1).sum().backward()
+    second = np.array([1.0, np.exp(-1.0)]) / (1.0 + np.exp(-1.0))
+    np.testing.assert_allclose(x.grad, [[0.5, 0.5, 0.0], [0.0, *second]], rtol=1e-6, atol=1e-30)
+    a = Tensor(np.array([1e4, -1e4, 1e4], dtype=dtype), requires_grad=True)
+    b = Tensor(np.array([1e4, 1e4, -1e4], dtype=dtype), requires_grad=True)
+    out = tg.logaddexp(a, b)
+    assert out.dtype == dtype and np.all(np.isfinite(out.data))
+    out.sum().backward()
+    np.testing.assert_allclose(a.grad, [0.5, 0.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(b.grad, [0.5, 1.0, 0.0], rtol=1e-6)

@@ -59,7 +59,20 @@ def gradcheck(
     ``atol + rtol * |numeric|``. Returns True or raises GradcheckError naming the input, the
     worst element, both values and the error.
     """
-    tensors, checked = _checked_inputs("gradcheck", inputs)
+    return _check_gradients("gradcheck", fn, inputs, eps, atol, rtol, seed)
+
+
+def _check_gradients(
+    label: str,
+    fn: Callable[..., Tensor],
+    inputs: tuple[Any, ...],
+    eps: float,
+    atol: float,
+    rtol: float,
+    seed: int,
+) -> bool:
+    """gradcheck's body; ``label`` starts every error (gradgradcheck's say "second derivative")."""
+    tensors, checked = _checked_inputs(label, inputs)
     out = _evaluate(fn, tensors)
     v = np.random.default_rng(seed).standard_normal(out.shape)
     if out.requires_grad:
@@ -69,7 +82,7 @@ def gradcheck(
     for i in checked:
         analytic = tensors[i].grad if tensors[i].grad is not None else np.zeros(tensors[i].shape)
         numeric = _numeric_gradient(fn, tensors, i, v, eps)
-        _compare(i, analytic, numeric, atol, rtol)
+        _compare(label, i, analytic, numeric, atol, rtol)
     return True
 
 
@@ -91,10 +104,12 @@ def _numeric_gradient(
     return numeric
 
 
-def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float):
+def _compare(
+    label: str, index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+) -> None:
     if analytic.shape != numeric.shape:
         raise ShapeError(
-            f"gradcheck: input {index}'s gradient has shape {analytic.shape}, "
+            f"{label}: input {index}'s gradient has shape {analytic.shape}, "
             f"expected {numeric.shape}"
         )
     error = np.abs(analytic - numeric)
@@ -106,7 +121,7 @@ def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float,
         np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -1)), error.shape
     )
     raise GradcheckError(
-        f"gradcheck: input {index} (shape {analytic.shape}): gradient wrong at element "
+        f"{label}: input {index} (shape {analytic.shape}): gradient wrong at element "
         f"{tuple(int(w) for w in worst)}: tape {float(analytic[worst])!r}, finite differences "
         f"{float(numeric[worst])!r}, error {float(error[worst]):.3g} > atol {atol} + rtol {rtol} "
         "* |numeric|; "
@@ -149,4 +164,6 @@ def gradgradcheck(
                 ]
             )
 
-    return gradcheck(first_order, *tensors, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    return _check_gradients(
+        "gradgradcheck (second derivative)", first_order, tuple(tensors), eps, atol, rtol, seed
+    )

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_hw.errors import GradcheckError
-from tinygrad_hw.gradcheck import gradcheck
+from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
 from tinygrad_hw.gradients import grad
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.recording import apply
@@ -42,6 +42,12 @@ EPS = 1e-6  # central-difference step
 # O(1e-16 |f| / eps) ~ 1e-10 (rounding) for values of size ~1: atol 1e-6 leaves a 1e4 margin.
 ATOL = 1e-6
 RTOL = 1e-5
+# Second order differentiates a first-order tape gradient G (exact to rounding) by the same
+# central differences: rounding ~1e-16 |G| / eps ~ 1e-10 |G|, truncation eps^2 |G'''| / 6; the
+# widest in the default domains (x ** y at x = 0.5, y = -3, |G'''| ~ 1e5) is ~1e-8, so
+# atol 1e-5 + rtol 1e-4 keeps a margin of >= 1e3 and still fails a wrong constant or sign.
+SECOND_ATOL = 1e-5
+SECOND_RTOL = 1e-4
 
 
 # --------------------------------------------------------------------- shapes
@@ -209,6 +215,7 @@ def assert_grad_close(
     rtol: float = RTOL,
     eps: float = EPS,
     seed: int = 0,
+    order: int = 1,
 ) -> None:
     """Assert that the tape's gradient of ``fn`` matches central finite differences in float64.
 
@@ -219,9 +226,28 @@ def assert_grad_close(
     Tensors that require grad; pass ``Tensor(a)`` for a constant. Raises GradcheckError (an
     AssertionError) naming the input, the worst element and both values.
 
+    ``order=2`` also checks the second derivatives with :func:`tinygrad_hw.gradgradcheck`
+    (tolerances ``SECOND_ATOL`` and ``SECOND_RTOL``): the vjp of the vjp, built by the tape
+    with ``create_graph=True``, against central differences of first-order gradients.
+
     Example: ``assert_grad_close(lambda a, b: a @ b, np.ones((2, 3)), np.ones((3,)), seed=7)``.
     """
-    gradcheck(fn, *_as_inputs(inputs), eps=eps, atol=atol, rtol=rtol, seed=seed)
+    _check_orders(fn, _as_inputs(inputs), order, seed, atol=atol, rtol=rtol, eps=eps)
+
+
+def _check_orders(
+    fn: Callable[..., Tensor],
+    tensors: list[Any],
+    order: int,
+    seed: int,
+    **tolerances: float,
+) -> None:
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    gradcheck(fn, *tensors, seed=seed, **tolerances)
+    if order == 2:
+        eps = tolerances.get("eps", EPS)
+        gradgradcheck(fn, *tensors, eps=eps, atol=SECOND_ATOL, rtol=SECOND_RTOL, seed=seed)
 
 
 def assert_vjp_matches_finite_differences(
@@ -233,8 +259,10 @@ def assert_vjp_matches_finite_differences(
     seed: int = 0,
     atol: float = ATOL,
     rtol: float = RTOL,
+    order: int = 1,
 ) -> None:
-    """Assert that a primitive's vjps match central finite differences of its forward pass.
+    """Assert that a primitive's vjps match central finite differences of its forward pass
+    (and, with ``order=2``, that they are differentiable correctly: see assert_grad_close).
 
     ``primitive`` (an op of ``tinygrad_hw.ops`` or one of yours) runs on the float arrays
     ``inputs`` through ``tinygrad_hw.apply`` with ``params``. The cotangent's seed is drawn
@@ -251,8 +279,8 @@ def assert_vjp_matches_finite_differences(
         seed = data.draw(seeds(), label="cotangent seed")
     tensors = [Tensor(x, requires_grad=True) for x in inputs]
     kwargs = params or {}
-    gradcheck(
-        lambda *ts: apply(primitive, *ts, **kwargs), *tensors, atol=atol, rtol=rtol, seed=seed
+    _check_orders(
+        lambda *ts: apply(primitive, *ts, **kwargs), tensors, order, seed, atol=atol, rtol=rtol
     )
 
 
