@@ -24,6 +24,11 @@ STANDALONE = {
         "python -m models.backprop_mistakes",
         "seed 003's sign-flipped gradient step, caught by check_backprop and fixed",
     ),
+    "newton": (
+        "models/newton.py",
+        "python -m models.newton",
+        "seed 002's logistic regression by Newton's method (tg.func.hessian) vs its GD",
+    ),
     "demo": ("models/demo.py", "python -m models.demo", "2-16-1 MLP on XOR blobs, gradcheck"),
 }
 
