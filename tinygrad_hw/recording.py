@@ -33,7 +33,7 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
 
     Example: ``y = tinygrad_hw.apply(cube, x)`` for ``cube`` made by ``tinygrad_hw.primitive``.
     """
-    if not isinstance(primitive, Primitive):
+    if primitive.__class__ is not Primitive and not isinstance(primitive, Primitive):
         raise DTypeError(f"apply: expected a Primitive, got {type(primitive).__name__}")
     if len(operands) != primitive.arity:
         raise ArgumentError(
@@ -73,14 +73,15 @@ def record(
     if type(out) is not ndarray:
         out = np.asarray(out)  # reductions to a scalar give numpy scalars
     site = None
-    if modes.detect_anomaly:
+    switches = modes  # one thread-local lookup
+    if switches.detect_anomaly:
         check_finite_forward(primitive.name, out, arrays)
         site = call_site()
     cls = type(tensors[0])
     result = cls.__new__(cls)
     result.data = out
     result.grad = result._grad_graph = result._node = None
-    if modes.grad_enabled:
+    if switches.grad_enabled:
         parents = tuple([t._node for t in tensors])
         if parents.count(None) != len(parents):  # some input needs a gradient
             keep = primitive.saves_inputs
@@ -89,7 +90,7 @@ def record(
                 arrays if keep is True else primitive.saved_inputs(arrays),
             )
             result._node = Node(
-                primitive, out.shape, out.dtype, parents, params, saved, residuals, site=site
+                primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site
             )
     return result
 

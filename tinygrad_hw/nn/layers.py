@@ -107,16 +107,19 @@ class Linear(Module):
         self.bias = Tensor(np.zeros(self.out_features, dtype), requires_grad=True) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        if not isinstance(x, Tensor) or (x._node is None and x.dtype != self.weight.dtype):
+        if not isinstance(x, Tensor) or (
+            x._node is None and x.data.dtype != self.weight.data.dtype
+        ):
             # A constant input takes the layer's dtype (Tensor's usual rule for constants), so
             # float64 data never silently turns a float32 model's forward pass into float64.
             x = lift(x.data if isinstance(x, Tensor) else x, self.weight)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        ndim = x.data.ndim
+        if ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape "
                 f"{np.shape(x)}, its last axis must be {self.in_features}"
             )
-        if self.bias is not None and x.ndim == 2:  # a batch of rows: the fused op
+        if self.bias is not None and ndim == 2:  # a batch of rows: the fused op
             return apply(ops.linear, x, self.weight, self.bias)
         out = x @ self.weight
         return out if self.bias is None else out + self.bias

@@ -52,12 +52,14 @@ class Primitive:
     differentiable_residuals: bool = False
 
     arity: int = field(init=False)  # how many differentiable inputs (one vjp each)
+    _nothing: tuple[None, ...] = field(init=False, repr=False)  # saved_inputs with none kept
 
     def __post_init__(self) -> None:
         if not callable(self.forward) or not all(callable(v) for v in self.vjps):
             raise TypeError(f"primitive {self.name!r}: forward and every vjp must be callable")
         object.__setattr__(self, "vjps", tuple(self.vjps))
         object.__setattr__(self, "arity", len(self.vjps))
+        object.__setattr__(self, "_nothing", (None,) * len(self.vjps))
 
     def saved_inputs(self, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
         """The inputs the vjps need, None in place of the others."""
@@ -65,7 +67,7 @@ class Primitive:
         if keep is True:
             return inputs
         if keep is False:
-            return (None,) * len(inputs)
+            return self._nothing
         return tuple([x if i in keep else None for i, x in enumerate(inputs)])
 
     def __repr__(self) -> str:

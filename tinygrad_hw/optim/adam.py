@@ -86,7 +86,7 @@ class Adam(Optimizer):
         tmp /= math.sqrt(1.0 - self.beta2**t)
         tmp += self.eps  # sqrt(v_hat) + eps
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
+        tmp *= self._lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
         w -= tmp
 
 
@@ -111,7 +111,7 @@ class AdamW(Adam):
 
     def _decayed_gradient(self, w: np.ndarray, g: np.ndarray, work: np.ndarray) -> np.ndarray:
         if self.weight_decay:
-            w *= 1.0 - self.lr * self.weight_decay
+            w *= 1.0 - self._lr * self.weight_decay
         return g
 
 

@@ -67,7 +67,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            if p.grad.shape != p.shape:
+            if p.grad.shape != p.data.shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: params[{i}] has shape {p.shape} but its "
                     f".grad has shape {p.grad.shape}"

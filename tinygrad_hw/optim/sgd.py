@@ -65,11 +65,11 @@ class SGD(Optimizer):
             v += d  # v = momentum * v + d
             if self.nesterov:
                 # w -= lr * (d + momentum * v), as two in-place steps: no temporary array
-                np.multiply(d, self.lr, out=work)
+                np.multiply(d, self._lr, out=work)
                 w -= work
-                np.multiply(v, self.lr * self.momentum, out=work)
+                np.multiply(v, self._lr * self.momentum, out=work)
                 w -= work
                 return
             d = v
-        np.multiply(d, self.lr, out=work)
+        np.multiply(d, self._lr, out=work)  # _lr: the checked value, no property call
         w -= work
