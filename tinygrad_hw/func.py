@@ -37,8 +37,9 @@ def _output(f: Function, primals: list[Tensor]) -> Tensor:
     return out
 
 
-def _gradients(out: Tensor, primals: list[Tensor], cotangent: Any) -> tuple[Tensor, ...]:
-    """J^T cotangent for each primal, recorded; zeros where out does not depend on it."""
+def recorded_gradients(out: Tensor, primals: list[Tensor], cotangent: Any) -> tuple[Tensor, ...]:
+    """J^T cotangent for each primal, recorded (create_graph); zeros where out does not depend
+    on it. The building block of every transform here, and of gradgradcheck."""
     if not out.requires_grad:
         return tuple(Tensor(np.zeros(p.shape, p.dtype)) for p in primals)
     found = grad(
@@ -51,6 +52,14 @@ def _gradients(out: Tensor, primals: list[Tensor], cotangent: Any) -> tuple[Tens
     )
 
 
+def _value_and_gradient(name: str, f: Function, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(f(x), df/dx)`` for a scalar (one-element) ``f``, the gradient recorded."""
+    out = _output(f, [x])
+    if out.size != 1:
+        raise ShapeError(f"{name}: f must return one element, got shape {out.shape}")
+    return out, recorded_gradients(out.reshape(()), [x], None)[0]
+
+
 def vjp(f: Function, *primals: Any) -> tuple[Tensor, Callable[[Any], tuple[Tensor, ...]]]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(v)`` is the tuple of J_i^T v, one per primal."""
     xs = [_primal(x) for x in primals]
@@ -60,7 +69,7 @@ def vjp(f: Function, *primals: Any) -> tuple[Tensor, Callable[[Any], tuple[Tenso
         v = v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=out.dtype))
         if v.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {v.shape}, the output {out.shape}")
-        return _gradients(out, xs, v)
+        return recorded_gradients(out, xs, v)
 
     return out, vjp_fn
 
@@ -78,7 +87,7 @@ def jvp(f: Function, primals: Any, tangents: Any) -> tuple[Tensor, Tensor]:
     xs = [_primal(x) for x in primals]
     out = _output(f, xs)
     u = Tensor(np.zeros(out.shape, out.dtype), requires_grad=True)
-    pullback = _gradients(out, xs, u)
+    pullback = recorded_gradients(out, xs, u)
     inner = None
     for g, x, v in zip(pullback, xs, tangents, strict=True):
         v = v.data if isinstance(v, Tensor) else np.asarray(v)
@@ -86,7 +95,7 @@ def jvp(f: Function, primals: Any, tangents: Any) -> tuple[Tensor, Tensor]:
             raise ShapeError(f"jvp: tangent has shape {v.shape}, its primal {x.shape}")
         term = (g * v).sum()
         inner = term if inner is None else inner + term
-    return out, _gradients(inner, [u], None)[0]
+    return out, recorded_gradients(inner, [u], None)[0]
 
 
 def jacobian(f: Function, x: Any) -> Tensor:
@@ -97,7 +106,7 @@ def jacobian(f: Function, x: Any) -> Tensor:
     for position in np.ndindex(out.shape):
         basis = np.zeros(out.shape, out.dtype)
         basis[position] = 1
-        rows.append(_gradients(out, [x], Tensor(basis))[0])
+        rows.append(recorded_gradients(out, [x], Tensor(basis))[0])
     if not rows:
         return Tensor(np.zeros(out.shape + x.shape, x.dtype))
     return stack(rows).reshape(out.shape + x.shape)
@@ -107,24 +116,15 @@ def hessian(f: Function, x: Any) -> Tensor:
     """d^2 f(x) / d x^2 for a scalar ``f``, of shape ``x.shape + x.shape``: the jacobian of
     the gradient."""
 
-    def gradient(y: Tensor) -> Tensor:
-        out = _output(f, [y])
-        if out.size != 1:
-            raise ShapeError(f"hessian: f must return one element, got shape {out.shape}")
-        return _gradients(out.reshape(()), [y], None)[0]
-
-    return jacobian(gradient, x)
+    return jacobian(lambda y: _value_and_gradient("hessian", f, y)[1], x)
 
 
 def hvp(f: Function, x: Any, v: Any) -> tuple[Tensor, Tensor]:
     """``(f(x), H v)``: the Hessian of a scalar ``f`` times v, without building H (two
     reverse passes)."""
     x = _primal(x)
-    out = _output(f, [x])
-    if out.size != 1:
-        raise ShapeError(f"hvp: f must return one element, got shape {out.shape}")
-    (g,) = _gradients(out.reshape(()), [x], None)
+    out, g = _value_and_gradient("hvp", f, x)
     v = v.data if isinstance(v, Tensor) else np.asarray(v)
     if v.shape != x.shape:
         raise ShapeError(f"hvp: v has shape {v.shape}, x has shape {x.shape}")
-    return out, _gradients((g * v).sum(), [x], None)[0]
+    return out, recorded_gradients((g * v).sum(), [x], None)[0]

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import DTypeError, GradcheckError, ShapeError
+from tinygrad_hw.func import recorded_gradients
 from tinygrad_hw.functions import concatenate
-from tinygrad_hw.gradients import grad
 from tinygrad_hw.modes import enable_grad, no_grad
 from tinygrad_hw.tensor import Tensor
 
@@ -59,20 +59,22 @@ def gradcheck(
     ``atol + rtol * |numeric|``. Returns True or raises GradcheckError naming the input, the
     worst element, both values and the error.
     """
-    return _check_gradients("gradcheck", fn, inputs, eps, atol, rtol, seed)
+    tensors, checked = _checked_inputs("gradcheck", inputs)
+    return _check_gradients("gradcheck", fn, tensors, checked, eps, atol, rtol, seed)
 
 
 def _check_gradients(
     label: str,
     fn: Callable[..., Tensor],
-    inputs: tuple[Any, ...],
+    tensors: list[Any],
+    checked: list[int],
     eps: float,
     atol: float,
     rtol: float,
     seed: int,
 ) -> bool:
-    """gradcheck's body; ``label`` starts every error (gradgradcheck's say "second derivative")."""
-    tensors, checked = _checked_inputs(label, inputs)
+    """gradcheck's body on inputs from _checked_inputs; ``label`` starts every error
+    (gradgradcheck's say "second derivative")."""
     out = _evaluate(fn, tensors)
     v = np.random.default_rng(seed).standard_normal(out.shape)
     if out.requires_grad:
@@ -153,17 +155,8 @@ def gradgradcheck(
     def first_order(*xs: Any) -> Tensor:
         with enable_grad():  # gradcheck's finite differences run under no_grad
             out = _evaluate(fn, list(xs))
-            wanted = [xs[i] for i in checked]
-            if not out.requires_grad:
-                return Tensor(np.zeros(sum(x.size for x in wanted)))
-            grads = grad(out, wanted, grad_outputs=v, create_graph=True, allow_unused=True)
-            return concatenate(
-                [
-                    Tensor(np.zeros(x.size)) if g is None else g.reshape(-1)
-                    for g, x in zip(grads, wanted, strict=True)
-                ]
-            )
+            grads = recorded_gradients(out, [xs[i] for i in checked], v)
+            return concatenate([g.reshape(-1) for g in grads])
 
-    return _check_gradients(
-        "gradgradcheck (second derivative)", first_order, tuple(tensors), eps, atol, rtol, seed
-    )
+    label = "gradgradcheck (second derivative)"
+    return _check_gradients(label, first_order, tensors, checked, eps, atol, rtol, seed)

@@ -232,7 +232,7 @@ def assert_grad_close(
 
     Example: ``assert_grad_close(lambda a, b: a @ b, np.ones((2, 3)), np.ones((3,)), seed=7)``.
     """
-    _check_orders(fn, _as_inputs(inputs), order, seed, atol=atol, rtol=rtol, eps=eps)
+    _check_orders(fn, _as_inputs(inputs), order, seed, atol, rtol, eps)
 
 
 def _check_orders(
@@ -240,13 +240,15 @@ def _check_orders(
     tensors: list[Any],
     order: int,
     seed: int,
-    **tolerances: float,
+    atol: float,
+    rtol: float,
+    eps: float = EPS,
 ) -> None:
+    """gradcheck at (atol, rtol); with order 2 also gradgradcheck at the second-order ones."""
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
-    gradcheck(fn, *tensors, seed=seed, **tolerances)
+    gradcheck(fn, *tensors, eps=eps, atol=atol, rtol=rtol, seed=seed)
     if order == 2:
-        eps = tolerances.get("eps", EPS)
         gradgradcheck(fn, *tensors, eps=eps, atol=SECOND_ATOL, rtol=SECOND_RTOL, seed=seed)
 
 
@@ -279,9 +281,7 @@ def assert_vjp_matches_finite_differences(
         seed = data.draw(seeds(), label="cotangent seed")
     tensors = [Tensor(x, requires_grad=True) for x in inputs]
     kwargs = params or {}
-    _check_orders(
-        lambda *ts: apply(primitive, *ts, **kwargs), tensors, order, seed, atol=atol, rtol=rtol
-    )
+    _check_orders(lambda *ts: apply(primitive, *ts, **kwargs), tensors, order, seed, atol, rtol)
 
 
 def evaluate_primitive(
