@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError
 from tinygrad_hw.nn.layers import Seed, as_generator
+from tinygrad_hw.nn.module import Module
 from tinygrad_hw.tensor import Tensor
 
 
@@ -81,3 +82,20 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Seed = None) -> 
         return x * 0.0
     keep = as_generator(rng).random(x.shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+
+
+class Dropout(Module):
+    """Inverted dropout while ``training`` (see :func:`dropout`); the identity after
+    ``.eval()``. ``rng`` (an int seed or a Generator) makes the sequence of masks reproducible.
+    """
+
+    def __init__(self, p: float = 0.5, rng: Seed = None) -> None:
+        super().__init__()
+        self.p = dropout_probability("Dropout", p)
+        self.rng = as_generator(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        return dropout(x, self.p, self.training, self.rng)
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
