@@ -27,6 +27,7 @@ class Node:
 
     __slots__ = (
         "dtype",
+        "hooks",
         "params",
         "parents",
         "primitive",
@@ -58,6 +59,7 @@ class Node:
         self.residuals = residuals
         self.sink = sink  # leaves only: weakref to the owner that receives the gradient
         self.site = site  # anomaly mode: file:line of the user code that created the op
+        self.hooks = None  # Tensor.register_hook/retain_grad: a callable (g, math) -> g
 
     @classmethod
     def leaf(cls, owner: Any, shape: tuple[int, ...], dtype: Any) -> "Node":
@@ -193,6 +195,8 @@ def backward(
     returned (``tinygrad_hw.grad``), visiting only the nodes on a path to a target. Gradients
     live in a local dict and are popped once used; a node used several times receives the sum
     before its own vjps run. Unless ``retain_graph``, each node drops what it saved once used.
+    A node's ``hooks`` (None, or a callable set by the Tensor layer) see that summed gradient
+    first and may replace it, before it is delivered, returned or sent on to the inputs.
     ``math`` (None: plain arrays) says what a cotangent is; see CotangentMath.
     """
     within = None if targets is None else nodes_leading_to(roots, targets)
@@ -209,6 +213,8 @@ def backward(
     while ready:
         node = ready.pop()
         g = grads.pop(node)
+        if node.hooks is not None:  # the only cost of hooks to a node without any
+            g = node.hooks(g, math)
         if node in wanted:
             found[node] = g
         if node.sink is not None:

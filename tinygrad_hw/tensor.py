@@ -6,6 +6,7 @@ the attributes, the backward entry point and the operators; the named ops are gr
 in ``tensor_methods``.
 """
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.autodiff import Node, backward
 from tinygrad_hw.errors import DTypeError, GraphError, ShapeError
+from tinygrad_hw.hooks import RemovableHandle, hooks_of
 from tinygrad_hw.ops.arrays import copy, is_float_dtype, ones
 from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
 from tinygrad_hw.tensor_methods import ElementwiseMethods, ReductionMethods, ShapeMethods
@@ -157,6 +159,36 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods):
         if isinstance(seed, Tensor):
             seed = copy(seed.data)
         backward([self._node], [seed], bool(retain_graph))
+
+    def register_hook(self, fn: Any) -> RemovableHandle:
+        """Call ``fn(grad)`` with d(loss)/d(self), a Tensor, whenever backward computes it.
+
+        As PyTorch: for a leaf before it is accumulated into ``.grad``, for a result once the
+        gradients from all its uses are summed. ``fn`` returns None (keep it) or a Tensor of
+        the same shape and dtype to use instead; several hooks run in registration order,
+        each seeing the previous one's result. Under ``create_graph`` ``grad`` is the recorded
+        Tensor, so the hook's maths is differentiated too. Returns a handle: ``.remove()``.
+        """
+        if not callable(fn):
+            raise DTypeError(f"register_hook: fn must be callable, got {type(fn).__name__}")
+        return hooks_of(self._graph_node("register_hook"), Tensor).add(fn)
+
+    def retain_grad(self) -> None:
+        """Keep this result's gradient in ``.grad`` (accumulated across backward calls, as
+        for a leaf; filled after every hook has run). On a leaf it changes nothing."""
+        node = self._graph_node("retain_grad")
+        if node.sink is None:
+            hooks = hooks_of(node, Tensor)
+            hooks.retained = weakref.ref(self)
+            node.hooks = hooks
+
+    def _graph_node(self, op: str) -> Node:
+        if self._node is None:
+            raise GraphError(
+                f"{op}: the tensor (shape {self.shape}) does not require gradients, so "
+                "backward never computes one for it"
+            )
+        return self._node
 
     def _seed(self, grad: Any) -> Any:
         """d(loss)/d(self) as an array of self's shape and dtype (a Tensor stays a Tensor)."""

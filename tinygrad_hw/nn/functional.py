@@ -1,4 +1,4 @@
-"""Losses and metrics: ``from tinygrad_hw.nn import functional as F``.
+"""Losses, metrics and activations: ``from tinygrad_hw.nn import functional as F``.
 
 Each loss checks its inputs first (shapes, dtypes, label ranges, the reduction) and raises
 the library's own errors with the offending values, because a wrong-shaped target is the most
@@ -19,11 +19,29 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.nn.activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from tinygrad_hw.recording import apply
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
 
-REDUCTIONS = ("mean", "sum")
+__all__ = [
+    "accuracy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "l2_penalty",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+REDUCTIONS = ("mean", "sum", "none")  # "none": one loss per sample (or element)
 # Probabilities are clamped to [BCE_EPS, 1] inside the logs of binary_cross_entropy. float32
 # cannot resolve 1 - p below ~6e-8 anyway, and log(1e-7) = -16.1 caps each element's loss.
 BCE_EPS = 1e-7
@@ -64,12 +82,18 @@ def _check_nonempty(op: str, name: str, tensor: Tensor) -> None:
         )
 
 
-def _rows(op: str, logits: Tensor) -> tuple[int, int]:
+def _rows(op: str, logits: Tensor, name: str = "logits") -> tuple[int, int]:
     """(N, K) of 2-D logits with N >= 1 examples and K >= 1 classes."""
     if logits.ndim != 2:
-        raise ShapeError(f"{op}: logits must be 2-D (N, K), got shape {logits.shape}")
-    _check_nonempty(op, "logits", logits)
+        raise ShapeError(f"{op}: {name} must be 2-D (N, K), got shape {logits.shape}")
+    _check_nonempty(op, name, logits)
     return logits.shape
+
+
+def _reduced(per_element: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return per_element
+    return per_element.mean() if reduction == "mean" else per_element.sum()
 
 
 def _same_shape_target(op: str, name: str, value: Any, like: Tensor) -> Tensor:
@@ -97,8 +121,11 @@ def _check_in_unit_interval(op: str, name: str, array: np.ndarray, hint: str = "
         )
 
 
-def _class_indices(op: str, labels: np.ndarray, n: int, k: int) -> np.ndarray:
-    """Integer labels of shape (N,), each in [0, K)."""
+def _class_indices(
+    op: str, labels: np.ndarray, n: int, k: int, ignore_index: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Integer labels of shape (N,), each in [0, K) or equal to ``ignore_index``, as (labels
+    with ignored ones replaced by 0, the mask of kept labels or None when all are kept)."""
     if labels.dtype.kind not in "iu":
         raise DTypeError(
             f"{op}: labels of shape {labels.shape} have dtype {labels.dtype}; pass integer "
@@ -107,39 +134,149 @@ def _class_indices(op: str, labels: np.ndarray, n: int, k: int) -> np.ndarray:
         )
     if labels.shape != (n,):
         raise ShapeError(f"{op}: labels have shape {labels.shape}, logits {(n, k)}: need ({n},)")
+    kept = None
+    if ignore_index is not None and np.any(labels == ignore_index):
+        kept = labels != ignore_index
+        labels = np.where(kept, labels, 0)
     if labels.size and (np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= k):
         bad = (labels < 0) | (labels >= k)
         i = int(np.argmax(bad))
         raise ArgumentError(
             f"{op}: label {labels[i]} at position {i} is out of range for K={k} classes "
-            f"(labels must lie in [0, {k}))"
+            f"(labels must lie in [0, {k}), or equal ignore_index={ignore_index})"
         )
-    return labels
+    return labels, kept
 
 
 # --------------------------------------------------------------------------- losses
-def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of (N, K) logits.
+def cross_entropy(
+    logits: Any,
+    labels: Any,
+    reduction: str = "mean",
+    *,
+    weight: Any = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of (N, K) logits, as ``torch.nn.functional.cross_entropy``.
 
     With integer labels y of shape (N,): loss_i = -log softmax(z_i)[y_i]; with targets t of
     shape (N, K) (one-hot or probabilities): loss_i = -sum_k t_ik log softmax(z_i)_k. The
-    result is the mean (or sum) over i; the gradient is (softmax(z) - t) / N for the mean.
-    Targets that are a Tensor with requires_grad also receive a gradient (-log softmax / N).
+    result is the mean (or sum) over i, or every loss_i for ``reduction="none"``; the gradient
+    is (softmax(z) - t) / N for the mean. Targets that are a Tensor with requires_grad also
+    receive a gradient (-log softmax / N).
+
+    Options (PyTorch's): ``label_smoothing`` eps in [0, 1] trains against (1 - eps) one_hot +
+    eps / K; ``weight`` (K,) scales each class's term, t_ik -> w_k t_ik; labels equal to
+    ``ignore_index`` add nothing. With labels the mean divides by the summed weight of the
+    kept labels (their count without ``weight``; NaN when every label is ignored, as PyTorch),
+    with targets by N. In every case the loss is sum_k T_ik (-log p_ik) for a constant target
+    matrix T, so the gradient stays the closed form (p sum_k T_ik - T) / denominator.
     """
     op = "cross_entropy"
     logits = _float_tensor(op, "logits", logits)
     _check_reduction(op, reduction)
     n, k = _rows(op, logits)
+    eps = _fraction(op, "label_smoothing", label_smoothing)
+    class_weight = _class_weights(op, weight, k, logits.dtype)
     label_array = _as_array(op, "labels", labels)
     if label_array.ndim == 2:
         targets = _same_shape_target(op, "targets", labels, logits)
+        if eps:
+            targets = targets * (1.0 - eps) + eps / k
+        if class_weight is not None:
+            targets = targets * class_weight
         return apply(ops.cross_entropy_targets, logits, targets, reduction=reduction)
     if label_array.ndim != 1:
         raise ShapeError(
             f"{op}: labels must have shape ({n},) or ({n}, {k}), got {label_array.shape}"
         )
-    indices = _class_indices(op, label_array, n, k)
-    return apply(ops.cross_entropy_labels, logits, labels=indices, reduction=reduction)
+    indices, kept = _class_indices(op, label_array, n, k, _index(op, ignore_index))
+    if kept is None and class_weight is None and not eps:  # the plain fused loss
+        return apply(ops.cross_entropy_labels, logits, labels=indices, reduction=reduction)
+    per_sample = _label_weights(indices, kept, class_weight, logits.dtype)
+    targets = (1.0 - eps) * ops.NUMPY.one_hot(indices, k, logits.dtype) * per_sample[:, None]
+    if eps:  # the uniform part: eps / K on every class of a kept row, times its class weight
+        uniform = (
+            np.full((n, k), eps / k, logits.dtype) if kept is None else kept[:, None] * (eps / k)
+        )
+        targets += uniform * (1.0 if class_weight is None else class_weight)
+    summed = "none" if reduction == "none" else "sum"
+    loss = apply(ops.cross_entropy_targets, logits, Tensor(targets), reduction=summed)
+    return _weighted_mean(loss, per_sample) if reduction == "mean" else loss
+
+
+def nll_loss(
+    log_probs: Any,
+    labels: Any,
+    reduction: str = "mean",
+    *,
+    weight: Any = None,
+    ignore_index: int = -100,
+) -> Tensor:
+    """Negative log-likelihood of integer labels under (N, K) log-probabilities, as
+    ``torch.nn.functional.nll_loss``: loss_i = -w[y_i] log_probs[i, y_i] (w = 1 without
+    ``weight``), 0 for a label equal to ``ignore_index``. The mean divides by the summed
+    weight of the kept labels (NaN when none is kept, as PyTorch). ``nll_loss(log_softmax(z),
+    y)`` is ``cross_entropy(z, y)``. The gradient is -w[y_i] / denominator at (i, y_i), 0
+    elsewhere (indexing, whose vjp scatter-adds).
+    """
+    op = "nll_loss"
+    log_probs = _float_tensor(op, "log_probs", log_probs)
+    _check_reduction(op, reduction)
+    n, k = _rows(op, log_probs, "log_probs")
+    class_weight = _class_weights(op, weight, k, log_probs.dtype)
+    label_array = _as_array(op, "labels", labels)
+    indices, kept = _class_indices(op, label_array, n, k, _index(op, ignore_index))
+    picked = log_probs[np.arange(n), indices]
+    if kept is None and class_weight is None:
+        return _reduced(-picked, reduction)
+    per_sample = _label_weights(indices, kept, class_weight, log_probs.dtype)
+    losses = picked * -per_sample
+    return (
+        _weighted_mean(losses.sum(), per_sample)
+        if reduction == "mean"
+        else _reduced(losses, reduction)
+    )
+
+
+def _label_weights(
+    indices: np.ndarray, kept: np.ndarray | None, class_weight: np.ndarray | None, dtype: Any
+) -> np.ndarray:
+    """Each sample's weight: its class's weight (1 without ``weight``), 0 if ignored."""
+    per_sample = np.ones(len(indices), dtype) if class_weight is None else class_weight[indices]
+    return per_sample if kept is None else per_sample * kept
+
+
+def _weighted_mean(total: Tensor, per_sample: np.ndarray) -> Tensor:
+    """total / sum of the samples' weights; NaN (without 0/0's warning) when that sum is 0."""
+    denominator = float(np.sum(per_sample, dtype=np.float64))
+    return total * (1.0 / denominator if denominator > 0 else float("nan"))
+
+
+def _class_weights(op: str, weight: Any, k: int, dtype: Any) -> np.ndarray | None:
+    """``weight`` as a constant (K,) array of finite values >= 0 in the logits' dtype."""
+    if weight is None:
+        return None
+    array = _as_array(op, "weight", weight)
+    if array.shape != (k,):
+        raise ShapeError(f"{op}: weight must have shape ({k},), one per class, got {array.shape}")
+    if not (np.all(np.isfinite(array)) and np.all(array >= 0)):
+        raise ArgumentError(f"{op}: weight must be finite and >= 0, got {array!r:.80}")
+    return array.astype(dtype)
+
+
+def _fraction(op: str, name: str, value: Any) -> float:
+    number = _nonnegative_number(op, name, value)
+    if number > 1:
+        raise ArgumentError(f"{op}: {name} must lie in [0, 1], got {value!r}")
+    return number
+
+
+def _index(op: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise DTypeError(f"{op}: ignore_index must be an int, got {value!r:.60}")
+    return int(value)
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -177,7 +314,7 @@ def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> T
     log_p = probs.clip(BCE_EPS, 1.0).log()
     log_not_p = (1.0 - probs).clip(BCE_EPS, 1.0).log()
     per_element = -(targets * log_p + (1.0 - targets) * log_not_p)
-    return per_element.mean() if reduction == "mean" else per_element.sum()
+    return _reduced(per_element, reduction)
 
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -188,8 +325,7 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     target = _same_shape_target(op, "target", target, pred)
     _check_nonempty(op, "pred", pred)
     diff = pred - target
-    squared = diff * diff
-    return squared.mean() if reduction == "mean" else squared.sum()
+    return _reduced(diff * diff, reduction)
 
 
 def l2_penalty(params: Iterable[Tensor] | Tensor, weight: float = 1.0) -> Tensor:

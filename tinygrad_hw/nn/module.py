@@ -10,6 +10,10 @@ There is no registration step and no hidden bookkeeping: ``named_parameters()`` 
 
 Anything else (numbers, arrays, dicts, the ``training`` flag) is ignored. So a gradient can
 only come from a Tensor you can see assigned in ``__init__``.
+
+State that is not trained (batch norm's running statistics) is a *buffer*: a constant Tensor
+attribute assigned with ``register_buffer``, which names it in the module's ``_buffers``.
+``state_dict`` saves parameters then buffers; an optimizer never sees a buffer.
 """
 
 from __future__ import annotations
@@ -86,6 +90,28 @@ class Module:
         """The parameter Tensors, in the order of :meth:`named_parameters`."""
         return [tensor for _, tensor in self.named_parameters()]
 
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Assign ``self.<name>`` a constant Tensor that is saved and loaded with the state
+        (as PyTorch's register_buffer); update it in place (``buffer.data[...] = ...``)."""
+        tensor = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        if tensor.requires_grad:
+            raise ArgumentError(f"register_buffer: '{name}' requires grad: make it a parameter")
+        buffers = vars(self).setdefault("_buffers", [])
+        if name not in buffers:
+            buffers.append(name)
+        setattr(self, name, tensor)
+
+    def named_buffers(self) -> list[tuple[str, Tensor]]:
+        """Dotted names and buffer Tensors of this module and its sub-modules."""
+        return list(self._walk_buffers(""))
+
+    def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        for name in vars(self).get("_buffers", ()):
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            if isinstance(child, Module):
+                yield from child._walk_buffers(f"{prefix}{name}.")
+
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
         """Set ``training`` on this module and all sub-modules (dropout-like layers read it)."""
@@ -103,8 +129,10 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameter arrays by name (later training does not change them)."""
-        return {name: np.array(tensor.data, copy=True) for name, tensor in self.named_parameters()}
+        """Copies of the parameter arrays, then the buffers', by name (later training does not
+        change them)."""
+        named = self.named_parameters() + self.named_buffers()
+        return {name: np.array(tensor.data, copy=True) for name, tensor in named}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Copy arrays from ``state`` into the parameters, in place (their arrays stay theirs).
@@ -115,7 +143,7 @@ class Module:
         """
         if not isinstance(state, Mapping):
             raise DTypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters() + self.named_buffers())
         if strict:
             _check_keys(own.keys(), state.keys())
         arrays = {

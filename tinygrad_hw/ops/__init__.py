@@ -30,6 +30,7 @@ from tinygrad_hw.ops.losses import (
     l2_penalty,
 )
 from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace
+from tinygrad_hw.ops.normalization import standardize
 from tinygrad_hw.ops.primitive import Primitive, primitive
 from tinygrad_hw.ops.reductions import log_softmax, logsumexp, max, mean, min, softmax, sum
 from tinygrad_hw.ops.shaping import (
@@ -85,6 +86,7 @@ __all__ = [
     "softmax",
     "sqrt",
     "stack",
+    "standardize",
     "sub",
     "sum",
     "sum_to_shape",

@@ -14,13 +14,21 @@ from tinygrad_hw.ops.reductions import log_softmax_forward
 
 
 def _scale(reduction: str, count: int) -> float:
-    """The factor d(loss)/d(per-sample loss): 1/N for the mean, 1 for the sum."""
+    """The factor d(loss)/d(per-sample loss): 1/N for the mean, 1 for the sum (and "none")."""
     return 1.0 / count if reduction == "mean" else 1.0
 
 
 def _reduce(xp, per_sample, reduction: str):
+    """The mean or sum of the per-sample losses; "none" keeps them, one per row."""
+    if reduction == "none":
+        return per_sample
     total = xp.sum(per_sample)
     return total / per_sample.shape[0] if reduction == "mean" else total
+
+
+def _per_row(xp, g, reduction: str):
+    """The upstream gradient against (N, K) rows: a scalar, or one value per row for "none"."""
+    return xp.expand_dims(g, axis=-1) if reduction == "none" else g
 
 
 # ------------------------------------------------------------------ softmax cross-entropy
@@ -40,7 +48,7 @@ def _cross_entropy_labels_forward(xp, logits, *, labels, reduction):
 
 def _cross_entropy_labels_vjp(xp, g, out, logits, *, labels, reduction, probs):
     hot = xp.one_hot(labels, logits.shape[-1], logits.dtype)
-    return (probs - hot) * (g * _scale(reduction, logits.shape[0]))
+    return (probs - hot) * (_per_row(xp, g, reduction) * _scale(reduction, logits.shape[0]))
 
 
 cross_entropy_labels = primitive(
@@ -61,11 +69,12 @@ def _cross_entropy_targets_forward(xp, logits, targets, *, reduction):
 def _cross_entropy_targets_vjp_logits(xp, g, out, logits, targets, *, reduction, log_probs):
     """d/dz = p sum(t) - t, which is p - t when each row of t sums to 1."""
     row_total = xp.sum(targets, axis=-1, keepdims=True)
-    return (xp.exp(log_probs) * row_total - targets) * (g * _scale(reduction, logits.shape[0]))
+    scale = _per_row(xp, g, reduction) * _scale(reduction, logits.shape[0])
+    return (xp.exp(log_probs) * row_total - targets) * scale
 
 
 def _cross_entropy_targets_vjp_targets(xp, g, out, logits, targets, *, reduction, log_probs):
-    return -log_probs * (g * _scale(reduction, logits.shape[0]))
+    return -log_probs * (_per_row(xp, g, reduction) * _scale(reduction, logits.shape[0]))
 
 
 cross_entropy_targets = primitive(
@@ -80,6 +89,8 @@ cross_entropy_targets = primitive(
 def _bce_with_logits_forward(xp, logits, targets, *, reduction):
     """-(t log s(z) + (1 - t) log(1 - s(z))) = softplus(z) - t z: finite for |z| = 1e4."""
     per_element = xp.logaddexp(0.0, logits) - targets * logits
+    if reduction == "none":
+        return per_element
     return xp.mean(per_element) if reduction == "mean" else xp.sum(per_element)
 
 

@@ -1,0 +1,50 @@
+"""Embedding: a learnt lookup table, row i the vector of token (or category) i."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw.errors import BadIndexError, DTypeError
+from tinygrad_hw.nn.layers import Seed, _float_dtype, as_generator
+from tinygrad_hw.nn.module import Module
+from tinygrad_hw.tensor import Tensor
+from tinygrad_hw.validation import positive_int
+
+
+class Embedding(Module):
+    """``Embedding(num_embeddings, embedding_dim)``: indices of any shape S -> vectors of shape
+    S + (embedding_dim,), rows of ``weight`` (num_embeddings, embedding_dim), initialised
+    N(0, 1) as in PyTorch. The forward pass is indexing, whose vjp scatter-adds: an index that
+    appears several times in a batch receives the sum of its rows' gradients.
+    """
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32, rng: Seed = None
+    ) -> None:
+        super().__init__()
+        self.num_embeddings = positive_int("Embedding: num_embeddings", num_embeddings)
+        self.embedding_dim = positive_int("Embedding: embedding_dim", embedding_dim)
+        shape = (self.num_embeddings, self.embedding_dim)
+        table = as_generator(rng).standard_normal(shape).astype(_float_dtype(dtype))
+        self.weight = Tensor(table, requires_grad=True)
+
+    def forward(self, indices: Any) -> Tensor:
+        index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        if index.dtype.kind not in "iu":
+            raise DTypeError(
+                f"{self!r}: indices must be integers, got dtype {index.dtype} "
+                "(cast with .astype(np.int64))"
+            )
+        bad = (index < 0) | (index >= self.num_embeddings)
+        if bad.any():
+            where = np.unravel_index(np.argmax(bad), index.shape)
+            raise BadIndexError(
+                f"{self!r}: index {index[where]} at position {tuple(int(i) for i in where)} is "
+                f"out of range [0, {self.num_embeddings})"
+            )
+        return self.weight[index]
+
+    def __repr__(self) -> str:
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
