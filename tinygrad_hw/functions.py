@@ -90,17 +90,13 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
-    """``x`` in another float dtype; the gradient is cast back."""
-    x = _tensor(x)
-    dtype = np.dtype(dtype)
-    if dtype == x.dtype:
-        return x
-    return apply(ops.astype, x, dtype=dtype, from_dtype=x.dtype)
+    """``x`` in another dtype; to a float dtype the gradient is cast back (Tensor.astype)."""
+    return _tensor(x).astype(dtype)
 
 
 def clone(x: Any) -> Tensor:
     """A copy of ``x`` that is still in the graph (gradients pass through unchanged)."""
-    return apply(ops.copy, _tensor(x))
+    return _tensor(x).clone()
 
 
 # --------------------------------------------------------------------- reductions
@@ -153,28 +149,16 @@ def matrix_transpose(x: Any) -> Tensor:
     return x.transpose(tuple(axes))
 
 
-def expand_dims(x: Any, axis: int) -> Tensor:
-    x = _tensor(x)
-    axis = normalize_axis(axis, x.ndim + 1, "expand_dims", x.shape)
-    return x.reshape((*x.shape[:axis], 1, *x.shape[axis:]))
+def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Tensor:
+    return _tensor(x).expand_dims(axis)
 
 
-def squeeze(x: Any, axis: int | tuple[int, ...]) -> Tensor:
-    x = _tensor(x)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = tuple(normalize_axis(a, x.ndim, "squeeze", x.shape) for a in axes)
-    if builtins.any(x.shape[a] != 1 for a in axes):
-        raise ShapeError(f"squeeze: axes {axis} of shape {x.shape} are not all of size 1")
-    return x.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+def squeeze(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
+    return _tensor(x).squeeze(axis)
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
-    x, shape = _tensor(x), tuple(shape)
-    try:
-        np.broadcast_shapes(x.shape, shape)
-    except ValueError:
-        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
-    return apply(ops.broadcast_to, x, shape=shape)
+    return _tensor(x).broadcast_to(shape)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -230,3 +214,24 @@ def one_hot(labels: Any, num_classes: int, dtype: Any) -> np.ndarray:
 
 def arange(n: int) -> np.ndarray:
     return np.arange(n)
+
+
+# --------------------------------------------------------------------- layout (shape_functions)
+# Re-exported here because vjps call xp.flip and xp.roll: this module is the differentiable xp.
+from tinygrad_hw.shape_functions import (  # noqa: E402, F401  (build on the above)
+    diag,
+    diagonal,
+    flip,
+    hstack,
+    moveaxis,
+    pad,
+    repeat,
+    roll,
+    split,
+    swapaxes,
+    take_along_axis,
+    tile,
+    tril,
+    triu,
+    vstack,
+)

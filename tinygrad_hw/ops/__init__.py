@@ -23,6 +23,7 @@ from tinygrad_hw.ops.elementwise import (
     tanh,
     where,
 )
+from tinygrad_hw.ops.layout import flip, pad_constant, roll, setitem
 from tinygrad_hw.ops.losses import (
     bce_with_logits,
     cross_entropy_labels,
@@ -64,6 +65,7 @@ __all__ = [
     "cross_entropy_targets",
     "div",
     "exp",
+    "flip",
     "getitem",
     "l2_penalty",
     "linear",
@@ -77,11 +79,14 @@ __all__ = [
     "min",
     "mul",
     "neg",
+    "pad_constant",
     "power",
     "primitive",
     "relu",
     "reshape",
+    "roll",
     "scatter_add",
+    "setitem",
     "sigmoid",
     "softmax",
     "sqrt",

@@ -1,0 +1,99 @@
+"""``x[index] = value``: numpy's assignment, recorded so that gradients stay right.
+
+PyTorch's rules say what may be written: not a leaf that requires grad (outside no_grad), and
+on anything else the write is an op of (old x, value). After it, x's gradient passes to the
+old x everywhere except at ``index``, and to ``value`` from ``index`` (summed back over
+broadcasting).
+
+The write is out of place: a copy of ``x.data`` is written and bound to ``x.data``, and x's
+node becomes the write's node. Earlier nodes saved arrays by reference (``y = x * w`` keeps
+x's array for w's gradient): an in-place write would silently change w's gradient. Out of
+place, every saved array keeps the values its op was run on, so there is nothing to detect
+(PyTorch needs version counters and an error at backward for that). The price, documented:
+a numpy view taken of x's array earlier (``x.numpy()``, the array of ``x.reshape(...)``)
+does not see the write, where PyTorch's views would.
+"""
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygrad_hw import ops
+from tinygrad_hw.errors import BadIndexError, DTypeError, GraphError, ShapeError
+from tinygrad_hw.modes import enable_grad, is_grad_enabled
+from tinygrad_hw.recording import TensorBase, apply, new_tensor
+from tinygrad_hw.tensor_methods import plain_index
+from tinygrad_hw.validation import to_array
+
+
+def assign(x: Any, index: Any, value: Any) -> None:
+    """``x[index] = value`` on the Tensor ``x`` (value: a Tensor, an array or a number)."""
+    recording = is_grad_enabled()
+    if recording and x.requires_grad and x.is_leaf:
+        raise GraphError(
+            f"setitem: a leaf tensor that requires grad (shape {x.shape}, dtype {x.dtype}) is "
+            "written in place: its gradient would no longer belong to the value it holds "
+            "(PyTorch refuses this too). Write into x.clone(), or change the leaf itself "
+            "under no_grad()"
+        )
+    index = plain_index(index)
+    value = _value_for(x, index, value)
+    if recording and value.requires_grad:
+        _refuse_repeated_positions(x.shape, index)
+    if not recording and not x.is_leaf:
+        # under no_grad the value is a constant, but x's history must still lose the
+        # written elements, or a later gradient would reach the overwritten ones
+        with enable_grad():
+            out = apply(ops.setitem, x, value.detach(), index=index)
+    else:
+        out = apply(ops.setitem, x, value, index=index)
+    x.data = out.data
+    if out._node is not None:  # a leaf written under no_grad stays that leaf
+        x._node = out._node
+
+
+def _value_for(x: Any, index: Any, value: Any) -> Any:
+    """``value`` as a Tensor of x's dtype (cast as numpy casts) and of a shape that broadcasts
+    to that of ``x[index]`` (numpy's extra leading axes of size 1 dropped)."""
+    try:
+        target = x.data[index].shape
+    except (IndexError, ValueError, TypeError) as error:
+        raise BadIndexError(
+            f"setitem: cannot index shape {x.shape} with {index!r:.80} ({error})"
+        ) from None
+    if isinstance(value, TensorBase):
+        if value.requires_grad and x.dtype.kind != "f":
+            raise DTypeError(
+                f"setitem: a value that requires grad cannot be written into a tensor of "
+                f"dtype {x.dtype} (its gradient would be lost)"
+            )
+        value = value.astype(x.dtype)  # in the graph: the gradient is cast back
+    else:
+        value = new_tensor(type(x), to_array(value).astype(x.dtype))
+    while value.ndim > len(target) and value.shape[0] == 1:
+        value = value.reshape(value.shape[1:])
+    if value.ndim > len(target) or not _broadcasts(value.shape, target):
+        raise ShapeError(
+            f"setitem: a value of shape {value.shape} cannot be broadcast to the shape "
+            f"{target} of x[{index!r:.60}]"
+        )
+    return value
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _refuse_repeated_positions(shape: tuple[int, ...], index: Any) -> None:
+    """numpy writes a repeated position once (which value lands is an accident of order):
+    the other values would get a gradient for a write that did not happen."""
+    positions = np.arange(math.prod(shape)).reshape(shape)[index]
+    if positions.size != np.unique(positions).size:
+        raise BadIndexError(
+            f"setitem: the index writes some element of shape {shape} more than once; which "
+            "value lands is not defined, so a value that requires grad cannot be written so"
+        )
