@@ -54,22 +54,25 @@ def _gelu_vjp(xp, g, out, x):
 gelu = primitive("gelu", lambda xp, x: x * _normal_cdf(xp, x), [_gelu_vjp])
 
 
-def _gelu_tanh_inner(xp, x):
-    """tanh(sqrt(2/pi) (x + 0.044715 x^3)): x^3 = 1e12 at x = 1e4 is finite in float32."""
-    return xp.tanh(_SQRT_TWO_OVER_PI * (x + _GELU_CUBIC * (x * x * x)))
+def _gelu_tanh_twice_inner(xp, x):
+    """2 u = 2 sqrt(2/pi) (x + 0.044715 x^3); x^3 = 1e12 at x = 1e4 is finite in float32."""
+    return (2.0 * _SQRT_TWO_OVER_PI) * (x + _GELU_CUBIC * (x * x * x))
+
+
+def _gelu_tanh_forward(xp, x):
+    """0.5 x (1 + tanh(u)) written as x sigmoid(2 u): the same number, but 1 + tanh(u)
+    cancels to a few digits for u << 0 (PyTorch's form), where the sigmoid keeps them all."""
+    return x * _SIGMOID(xp, _gelu_tanh_twice_inner(xp, x))
 
 
 def _gelu_tanh_vjp(xp, g, out, x):
-    """With t = tanh(u), u = k (x + c x^3): d (x (1 + t) / 2) = (1 + t) / 2
-    + x (1 - t^2) k (1 + 3 c x^2) / 2."""
-    t = _gelu_tanh_inner(xp, x)
-    du = _SQRT_TWO_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * (x * x))
-    return g * (0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t * t) * du))
+    """d (x s(2u)) = s + x s (1 - s) 2 u', with u' = sqrt(2/pi) (1 + 3 0.044715 x^2)."""
+    s = _SIGMOID(xp, _gelu_tanh_twice_inner(xp, x))
+    du2 = (2.0 * _SQRT_TWO_OVER_PI) * (1.0 + 3.0 * _GELU_CUBIC * (x * x))
+    return g * (s + x * ((s * (1.0 - s)) * du2))
 
 
-gelu_tanh = primitive(
-    "gelu_tanh", lambda xp, x: 0.5 * x * (1.0 + _gelu_tanh_inner(xp, x)), [_gelu_tanh_vjp]
-)
+gelu_tanh = primitive("gelu_tanh", _gelu_tanh_forward, [_gelu_tanh_vjp])
 
 
 # ------------------------------------------------------------------ silu
