@@ -46,12 +46,19 @@ def _normal_cdf(xp, x):
     return 0.5 * xp.erfc(-_SQRT_HALF * x)
 
 
-def _gelu_vjp(xp, g, out, x):
+def _gelu_forward(xp, x):
+    """x Phi(x); Phi is kept for the vjp (a smooth residual: recomputed on Tensors under
+    create_graph), so the backward pass does not evaluate erfc again."""
+    cdf = _normal_cdf(xp, x)
+    return x * cdf, {"cdf": cdf}
+
+
+def _gelu_vjp(xp, g, out, x, *, cdf):
     """d (x Phi(x)) = Phi(x) + x phi(x), phi the standard normal density."""
-    return g * (_normal_cdf(xp, x) + x * (_ONE_OVER_SQRT_TWO_PI * xp.exp(-0.5 * (x * x))))
+    return g * (cdf + x * (_ONE_OVER_SQRT_TWO_PI * xp.exp(-0.5 * (x * x))))
 
 
-gelu = primitive("gelu", lambda xp, x: x * _normal_cdf(xp, x), [_gelu_vjp])
+gelu = primitive("gelu", _gelu_forward, [_gelu_vjp], differentiable_residuals=True)
 
 
 def _gelu_tanh_twice_inner(xp, x):
@@ -76,13 +83,18 @@ gelu_tanh = primitive("gelu_tanh", _gelu_tanh_forward, [_gelu_tanh_vjp])
 
 
 # ------------------------------------------------------------------ silu
-def _silu_vjp(xp, g, out, x):
-    """d (x s(x)) = s + x s (1 - s), s = sigmoid(x): 0 at x = -1e4 (s = 0), 1 at x = 1e4."""
+def _silu_forward(xp, x):
+    """x s(x), s = sigmoid(x) kept for the vjp (a smooth residual, as gelu's Phi)."""
     s = _SIGMOID(xp, x)
+    return x * s, {"s": s}
+
+
+def _silu_vjp(xp, g, out, x, *, s):
+    """d (x s(x)) = s + x s (1 - s): 0 at x = -1e4 (s = 0), 1 at x = 1e4 (1 - s = 0)."""
     return g * (s * (1.0 + x * (1.0 - s)))
 
 
-silu = primitive("silu", lambda xp, x: x * _SIGMOID(xp, x), [_silu_vjp])
+silu = primitive("silu", _silu_forward, [_silu_vjp], differentiable_residuals=True)
 
 
 # ------------------------------------------------------------------ kinks

@@ -1,20 +1,22 @@
 """erf and erfc on whole arrays, to float64 accuracy: the error function that numpy lacks.
 
 W. J. Cody's rational Chebyshev approximations ("Rational Chebyshev approximations for the
-error function", Math. Comp. 23, 1969; the CALERF routine that many C libraries descend
-from), in three ranges of y = |x|:
+error function", Math. Comp. 23, 1969; the coefficients of his CALERF routine in SPECFUN),
+in three ranges of y = |x|:
 
 - y <= 0.46875: erf(x) = x P(x^2) / Q(x^2);
 - 0.46875 < y <= 4: erfc(y) = e^(-y^2) R(y) / S(y);
 - y > 4: erfc(y) = e^(-y^2) / y (1/sqrt(pi) - z P'(z) / Q'(z)), z = 1 / y^2;
 
-then erf = 1 - erfc, erfc(-y) = 2 - erfc(y) and erf(-x) = -erf(x). Relative error below
-~1e-16 in float64 (tests compare with ``math.erf`` elementwise), and erfc stays accurate in
-its tail (erfc(10) ~ 2e-45), where 1 - erf would be 0. The kernels are written against an
-array module ``np`` (numpy, or any module with its elementwise names) and run in the input's
-float dtype; integer and bool inputs are computed in float64, as numpy promotes ``np.sin``.
+then erf = 1 - erfc, erfc(-y) = 2 - erfc(y) and erf(-x) = -erf(x). In float64 the relative
+error against ``math.erf``/``math.erfc`` is a few ulps (4.4e-16 and 8.1e-16 at worst on a
+dense grid of [-27, 27]; the tests hold it to 1e-15), and erfc stays accurate in its tail
+(erfc(10) ~ 2e-45), where 1 - erf would be 0. The kernels are written against an array
+module ``np`` (numpy, or any module with its elementwise names) and run in the input's float
+dtype (a few ulps in float32); integer and bool inputs are computed in float64.
 
-``math.erf`` through ``np.vectorize`` is exact too but ~50x slower: a Python call per element.
+``math.erf`` through ``np.vectorize`` is as exact but makes a Python call per element; this is
+some twenty whole-array numpy operations, whatever the size.
 """
 
 from typing import Any
