@@ -61,11 +61,6 @@ def logaddexp(a: Any, b: Any) -> Tensor:
     return apply(ops.logaddexp, a, b)
 
 
-def sign(x: Any) -> Tensor:
-    """-1, 0 or 1 (not differentiable: a constant Tensor)."""
-    return new_tensor(Tensor, np.sign(_tensor(x).data))
-
-
 def isfinite(x: Any) -> Tensor:
     """Elementwise: neither NaN nor inf (a bool Tensor)."""
     return new_tensor(Tensor, np.isfinite(_tensor(x).data))
@@ -218,6 +213,47 @@ def arange(n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------- layout (shape_functions)
 # Re-exported here because vjps call xp.flip and xp.roll: this module is the differentiable xp.
+# --------------------------------------------------------------------- more elementwise
+# Trigonometric, hyperbolic, logarithmic, rounding, modulo and activation functions, written in
+# their own module; imported here so that they are part of this differentiable ``xp`` too.
+from tinygrad_hw.elementwise_functions import (  # noqa: E402, F401 (re-exported: this xp)
+    acos,
+    arccos,
+    arcsin,
+    arctan,
+    arctanh,
+    asin,
+    atan,
+    atanh,
+    ceil,
+    cos,
+    cosh,
+    elu,
+    erf,
+    erfc,
+    exp2,
+    expm1,
+    floor,
+    fmod,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log1p,
+    log2,
+    log10,
+    reciprocal,
+    remainder,
+    round,
+    sign,
+    silu,
+    sin,
+    sinh,
+    softplus,
+    square,
+    tan,
+    trunc,
+    zeros_like,
+)
 from tinygrad_hw.shape_functions import (  # noqa: E402, F401  (build on the above)
     diag,
     diagonal,

@@ -18,12 +18,15 @@ from tinygrad_hw.errors import DTypeError, GraphError, ShapeError
 from tinygrad_hw.hooks import RemovableHandle, hooks_of
 from tinygrad_hw.ops.arrays import copy, is_float_dtype, ones
 from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
+from tinygrad_hw.tensor_math import MathMethods
 from tinygrad_hw.tensor_methods import ElementwiseMethods, ReductionMethods, ShapeMethods
 from tinygrad_hw.tensor_shapes import LayoutMethods
 from tinygrad_hw.validation import explain_failure, matmul_error, to_array
 
 
-class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, LayoutMethods):
+class Tensor(
+    TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, LayoutMethods, MathMethods
+):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: a float ndarray keeps its dtype (and is
@@ -257,6 +260,12 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, Lay
 
     def __rpow__(self, base: Any) -> "Tensor":
         return apply(ops.power, base, self)
+
+    def __mod__(self, other: Any) -> "Tensor":  # numpy's remainder: the divisor's sign
+        return apply(ops.remainder, self, other)
+
+    def __rmod__(self, other: Any) -> "Tensor":
+        return apply(ops.remainder, other, self)
 
     def __matmul__(self, other: Any) -> "Tensor":
         return _matmul(self, other)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw.ops import special
+
 
 class ArrayNamespace:
     """``xp`` for one array library: its module's functions plus the extras below."""
@@ -41,6 +43,14 @@ class ArrayNamespace:
         """Rows of ``num_classes`` zeros with a one at each label."""
         classes = self.module.arange(num_classes)
         return self.module.astype(labels[:, None] == classes, dtype)
+
+    def erf(self, x: Any) -> Any:
+        """The error function, elementwise (Cody's rational approximations: ops.special)."""
+        return special.erf(self.module, x)
+
+    def erfc(self, x: Any) -> Any:
+        """1 - erf(x), accurate in its tail (erfc(10) ~ 2e-45, where 1 - erf is 0)."""
+        return special.erfc(self.module, x)
 
 
 class NumpyNamespace(ArrayNamespace):
