@@ -230,3 +230,30 @@ def one_hot(labels: Any, num_classes: int, dtype: Any) -> np.ndarray:
 
 def arange(n: int) -> np.ndarray:
     return np.arange(n)
+
+
+# --------------------------------------------------------------------- statistics, scans,
+# extrema of two, contractions, orderings (defined in reduction_functions; here because the
+# vjps of prod, cumsum, cumprod and einsum call xp.cumsum, xp.cumprod, xp.einsum, xp.any)
+from tinygrad_hw.reduction_functions import (  # noqa: E402, F401 (re-exported)
+    all,
+    any,
+    argmax,
+    argmin,
+    argsort,
+    cumprod,
+    cumsum,
+    dot,
+    einsum,
+    inner,
+    isnan,
+    maximum,
+    minimum,
+    outer,
+    prod,
+    sort,
+    std,
+    tensordot,
+    topk,
+    var,
+)

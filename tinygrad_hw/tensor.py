@@ -17,10 +17,11 @@ from tinygrad_hw.errors import DTypeError, GraphError, ShapeError
 from tinygrad_hw.ops.arrays import copy, is_float_dtype, ones
 from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
 from tinygrad_hw.tensor_methods import ElementwiseMethods, ReductionMethods, ShapeMethods
+from tinygrad_hw.tensor_stats import StatisticsMethods
 from tinygrad_hw.validation import explain_failure, matmul_error, to_array
 
 
-class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods):
+class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, StatisticsMethods):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: a float ndarray keeps its dtype (and is

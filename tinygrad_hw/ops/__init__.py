@@ -5,6 +5,7 @@ forward and first-order vjps get arrays and the backend's namespace, and the sam
 handed Tensors and ``tinygrad_hw.functions``, record a differentiable backward pass.
 """
 
+from tinygrad_hw.ops.contractions import einsum
 from tinygrad_hw.ops.elementwise import (
     abs,
     add,
@@ -46,6 +47,7 @@ from tinygrad_hw.ops.shaping import (
     sum_to_shape,
     transpose,
 )
+from tinygrad_hw.ops.statistics import cumprod, cumsum, maximum, minimum, prod, std, var
 
 __all__ = [
     "NUMPY",
@@ -61,7 +63,10 @@ __all__ = [
     "copy",
     "cross_entropy_labels",
     "cross_entropy_targets",
+    "cumprod",
+    "cumsum",
     "div",
+    "einsum",
     "exp",
     "getitem",
     "l2_penalty",
@@ -72,12 +77,15 @@ __all__ = [
     "logsumexp",
     "matmul",
     "max",
+    "maximum",
     "mean",
     "min",
+    "minimum",
     "mul",
     "neg",
     "power",
     "primitive",
+    "prod",
     "relu",
     "reshape",
     "scatter_add",
@@ -85,10 +93,12 @@ __all__ = [
     "softmax",
     "sqrt",
     "stack",
+    "std",
     "sub",
     "sum",
     "sum_to_shape",
     "tanh",
     "transpose",
+    "var",
     "where",
 ]
