@@ -131,6 +131,7 @@ BAD_SUBSCRIPTS = [
     ("ii->i", [(3, 3)], ArgumentError, "repeats within operand 0"),
     ("ij,jk->ik", [(2, 3)], ArgumentError, "name 2 operand"),
     ("ij,jk->ik", [(2, 3), (4, 2)], ShapeError, "letter 'j'.*sizes 3 and 4"),
+    ("...i,...i", [(2, 3), (4, 3)], ShapeError, "the '...' axes.*sizes 2 and 4"),
     ("ijk->i", [(2, 3)], ShapeError, r"shape \(2, 3\)"),
     ("ij->k", [(2, 3)], ArgumentError, "output letter 'k'"),
     ("ij->ii", [(2, 3)], ArgumentError, "repeats in the output"),

@@ -54,7 +54,7 @@ def plain_subscripts(subscripts: object, shapes: list[Shape]) -> Plain:
         raise ArgumentError(f"einsum: too many letters in {subscripts!r} to spell '...' out")
     inputs = tuple(_spell(t, s, fresh[:batch]) for t, s in zip(terms, shapes, strict=True))
     output = _output(_term(right, subscripts) if arrow else None, terms, fresh[:batch], subscripts)
-    sizes = _letter_sizes(inputs, shapes, subscripts)
+    sizes = _letter_sizes(inputs, shapes, subscripts, fresh[:batch])
     squeeze = tuple(
         tuple(a for a, (c, n) in enumerate(zip(term, shape, strict=True)) if n == 1 != sizes[c])
         for term, shape in zip(inputs, shapes, strict=True)
@@ -124,16 +124,19 @@ def _output(term: _Term | None, terms: list[_Term], batch: str, subscripts: str)
     return _spell(term, (0,) * (len(term.letters) + len(batch)), batch)
 
 
-def _letter_sizes(inputs: tuple[str, ...], shapes: list[Shape], subscripts: str) -> dict:
+def _letter_sizes(
+    inputs: tuple[str, ...], shapes: list[Shape], subscripts: str, batch: str
+) -> dict[str, int]:
     """The size of each letter: equal in every operand, or 1 where it broadcasts."""
     sizes: dict[str, int] = {}
     for term, shape in zip(inputs, shapes, strict=True):
         for c, n in zip(term, shape, strict=True):
             seen = sizes.get(c, 1)
             if n != 1 and seen != 1 and n != seen:
+                what = "the '...' axes" if c in batch else f"letter {c!r}"
                 raise ShapeError(
-                    f"einsum: letter {c!r} of {subscripts!r} has sizes {seen} and {n} in "
-                    f"shapes {shapes}"
+                    f"einsum: {what} of {subscripts!r} have sizes {seen} and {n} in "
+                    f"shapes {shapes} (they must be equal, or 1 to broadcast)"
                 )
             sizes[c] = n if seen == 1 else seen
     return sizes
