@@ -211,11 +211,12 @@ def arange(n: int) -> np.ndarray:
     return np.arange(n)
 
 
-# --------------------------------------------------------------------- layout (shape_functions)
-# Re-exported here because vjps call xp.flip and xp.roll: this module is the differentiable xp.
-# --------------------------------------------------------------------- more elementwise
-# Trigonometric, hyperbolic, logarithmic, rounding, modulo and activation functions, written in
-# their own module; imported here so that they are part of this differentiable ``xp`` too.
+# --------------------------------------------------------------------- the other modules
+# More elementwise functions (trigonometric, rounding, modulo, activations), layout functions
+# (flip, roll, pad, ...) and statistics, scans, contractions and orderings are written in their
+# own modules and re-exported here, because this module is the differentiable ``xp``: vjps call
+# xp.cos, xp.flip, xp.roll, xp.cumsum, xp.einsum, ... on Tensors under create_graph. These
+# imports come last because those modules build on the functions above.
 from tinygrad_hw.elementwise_functions import (  # noqa: E402, F401 (re-exported: this xp)
     acos,
     arccos,
@@ -253,6 +254,28 @@ from tinygrad_hw.elementwise_functions import (  # noqa: E402, F401 (re-exported
     tan,
     trunc,
     zeros_like,
+)
+from tinygrad_hw.reduction_functions import (  # noqa: E402, F401 (re-exported)
+    all,
+    any,
+    argmax,
+    argmin,
+    argsort,
+    cumprod,
+    cumsum,
+    dot,
+    einsum,
+    inner,
+    isnan,
+    maximum,
+    minimum,
+    outer,
+    prod,
+    sort,
+    std,
+    tensordot,
+    topk,
+    var,
 )
 from tinygrad_hw.shape_functions import (  # noqa: E402, F401  (build on the above)
     diag,

@@ -21,11 +21,18 @@ from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
 from tinygrad_hw.tensor_math import MathMethods
 from tinygrad_hw.tensor_methods import ElementwiseMethods, ReductionMethods, ShapeMethods
 from tinygrad_hw.tensor_shapes import LayoutMethods
+from tinygrad_hw.tensor_stats import StatisticsMethods
 from tinygrad_hw.validation import explain_failure, matmul_error, to_array
 
 
 class Tensor(
-    TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, LayoutMethods, MathMethods
+    TensorBase,
+    ElementwiseMethods,
+    ReductionMethods,
+    ShapeMethods,
+    LayoutMethods,
+    MathMethods,
+    StatisticsMethods,
 ):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 

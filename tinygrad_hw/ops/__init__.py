@@ -6,6 +6,7 @@ handed Tensors and ``tinygrad_hw.functions``, record a differentiable backward p
 """
 
 from tinygrad_hw.ops.activations import elu, gelu, gelu_tanh, leaky_relu, silu, softplus
+from tinygrad_hw.ops.contractions import einsum
 from tinygrad_hw.ops.elementwise import (
     abs,
     add,
@@ -49,6 +50,7 @@ from tinygrad_hw.ops.shaping import (
     sum_to_shape,
     transpose,
 )
+from tinygrad_hw.ops.statistics import cumprod, cumsum, maximum, minimum, prod, std, var
 from tinygrad_hw.ops.transcendental import (
     arccos,
     arcsin,
@@ -98,7 +100,10 @@ __all__ = [
     "cosh",
     "cross_entropy_labels",
     "cross_entropy_targets",
+    "cumprod",
+    "cumsum",
     "div",
+    "einsum",
     "elu",
     "erf",
     "erfc",
@@ -123,13 +128,16 @@ __all__ = [
     "logsumexp",
     "matmul",
     "max",
+    "maximum",
     "mean",
     "min",
+    "minimum",
     "mul",
     "neg",
     "pad_constant",
     "power",
     "primitive",
+    "prod",
     "reciprocal",
     "relu",
     "remainder",
@@ -149,6 +157,7 @@ __all__ = [
     "square",
     "stack",
     "standardize",
+    "std",
     "sub",
     "sum",
     "sum_to_shape",
@@ -156,5 +165,6 @@ __all__ = [
     "tanh",
     "transpose",
     "trunc",
+    "var",
     "where",
 ]

@@ -1,0 +1,53 @@
+"""Array functions with no gradient: orderings (argsort, argmin) and truth tests (any, all,
+isnan, isfinite), plus the index that gathers along an axis by a permutation.
+
+They live in the ops package with every other array call of the library; the Tensor layer
+wraps their results as constant Tensors (truth tests) or returns them as integer arrays
+(indices), as ``argmax`` does. Sorted *values* stay differentiable: they are an indexing of
+the input (``Tensor[index]``), whose vjp scatters the gradient back through the permutation.
+"""
+
+from typing import Any
+
+import numpy as np
+
+
+def argsort(a: np.ndarray, axis: int, descending: bool, stable: bool) -> np.ndarray:
+    """Indices that sort ``a`` along ``axis``; NaN counts as the largest value (numpy's and
+    PyTorch's order). Descending order is the ascending order of the reversed array, read
+    backwards: equal elements then keep their original order too (a stable descending sort),
+    which ``argsort(-a)`` would not give for unsigned or boolean data."""
+    kind = "stable" if stable else None
+    if not descending:
+        return np.argsort(a, axis=axis, kind=kind)
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    return a.shape[axis] - 1 - np.argsort(a[reverse], axis=axis, kind=kind)[reverse]
+
+
+def along_axis_index(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """An index tuple that picks ``x[..., indices[..., j, ...], ...]`` along ``axis`` (a
+    gather: ``x[index]`` has the shape of ``indices``): open grids on the other axes."""
+    grid = list(np.indices(indices.shape, sparse=True))
+    grid[axis] = indices
+    return tuple(grid)
+
+
+def argmin(a: np.ndarray, axis: int | None) -> np.ndarray:
+    return np.argmin(a, axis=axis)
+
+
+# Truth tests return ndarrays, 0-d ones included (numpy gives a bare np.bool_ there).
+def any(a: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    return np.asarray(np.any(a, axis=axis, keepdims=keepdims))
+
+
+def all(a: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    return np.asarray(np.all(a, axis=axis, keepdims=keepdims))
+
+
+def isnan(a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.isnan(a))
+
+
+def isfinite(a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.isfinite(a))
