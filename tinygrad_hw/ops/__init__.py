@@ -5,6 +5,7 @@ forward and first-order vjps get arrays and the backend's namespace, and the sam
 handed Tensors and ``tinygrad_hw.functions``, record a differentiable backward pass.
 """
 
+from tinygrad_hw.ops.conv import avg_pool, fold, max_pool, unfold
 from tinygrad_hw.ops.elementwise import (
     abs,
     add,
@@ -54,6 +55,7 @@ __all__ = [
     "abs",
     "add",
     "astype",
+    "avg_pool",
     "bce_with_logits",
     "broadcast_to",
     "clip",
@@ -63,6 +65,7 @@ __all__ = [
     "cross_entropy_targets",
     "div",
     "exp",
+    "fold",
     "getitem",
     "l2_penalty",
     "linear",
@@ -72,6 +75,7 @@ __all__ = [
     "logsumexp",
     "matmul",
     "max",
+    "max_pool",
     "mean",
     "min",
     "mul",
@@ -90,5 +94,6 @@ __all__ = [
     "sum_to_shape",
     "tanh",
     "transpose",
+    "unfold",
     "where",
 ]
