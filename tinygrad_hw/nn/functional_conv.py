@@ -33,6 +33,7 @@ from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.recording import apply, lift_all
 from tinygrad_hw.tensor import Tensor
+from tinygrad_hw.validation import positive_int
 
 Sizes = tuple[int, ...]
 
@@ -143,7 +144,7 @@ def _convolution(
     _check_rank(op, x, d)
     if w.ndim != d + 2:
         raise ShapeError(f"{op}: weight must be {d + 2}-D (O, C / groups, *kernel), got {w.shape}")
-    (groups,) = int_tuple(op, "groups", groups, 1, 1)
+    groups = positive_int(f"{op}: groups", groups)
     unbatched = x.ndim == d + 1
     if unbatched:
         x = apply(ops.reshape, x, shape=(1, *x.shape))
