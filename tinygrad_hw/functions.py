@@ -16,6 +16,7 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import DTypeError, ShapeError
 from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.ops.windows import output_size
 from tinygrad_hw.recording import apply, lift, new_tensor
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import normalize_axis
@@ -199,6 +200,62 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         raise ShapeError(f"stack: all shapes must be equal, got {shapes}")
     axis = normalize_axis(axis, parts[0].ndim + 1, "stack", shapes[0])
     return apply(ops.stack(len(parts)), *parts, axis=axis)
+
+
+# --------------------------------------------------------------------- windows
+# The vjps of convolution and pooling call these (xp.unfold, xp.fold) under create_graph. Their
+# arguments are normalised tuples of ints, checked by tinygrad_hw.nn.functional.conv2d & co.
+def unfold(
+    x: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    fill: float = 0.0,
+) -> Tensor:
+    """The sliding windows of the last len(kernel) axes of x, shape (*lead, *out, *kernel):
+    windows[..., o, j] = x_padded[..., o * stride + j * dilation] (see ops.windows)."""
+    return apply(
+        ops.unfold,
+        _tensor(x),
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        padding=tuple(padding),
+        dilation=tuple(dilation),
+        fill=fill,
+    )
+
+
+def fold(
+    windows: Any,
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> Tensor:
+    """unfold's adjoint: each window added back where unfold read it, on an input whose last
+    axes have shape ``spatial`` (the padding dropped)."""
+    windows = _tensor(windows)
+    d = len(kernel)
+    expected = tuple(
+        output_size(n, k, s, p, r)
+        for n, k, s, p, r in zip(spatial, kernel, stride, padding, dilation, strict=True)
+    )
+    if windows.shape[-2 * d :] != expected + tuple(kernel):
+        raise ShapeError(
+            f"fold: windows of shape {windows.shape} do not end in {expected + tuple(kernel)}, "
+            f"the window counts and kernel that unfold gives for spatial shape {tuple(spatial)}"
+        )
+    return apply(
+        ops.fold,
+        windows,
+        spatial=tuple(spatial),
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        padding=tuple(padding),
+        dilation=tuple(dilation),
+    )
 
 
 # --------------------------------------------------------------------- constants

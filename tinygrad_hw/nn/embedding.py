@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import BadIndexError, DTypeError
-from tinygrad_hw.nn.layers import Seed, _float_dtype, as_generator
+from tinygrad_hw.nn.layers import Seed, as_generator, float_dtype
 from tinygrad_hw.nn.module import Module
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
@@ -27,7 +27,7 @@ class Embedding(Module):
         self.num_embeddings = positive_int("Embedding: num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("Embedding: embedding_dim", embedding_dim)
         shape = (self.num_embeddings, self.embedding_dim)
-        table = as_generator(rng).standard_normal(shape).astype(_float_dtype(dtype))
+        table = as_generator(rng).standard_normal(shape).astype(float_dtype(dtype))
         self.weight = Tensor(table, requires_grad=True)
 
     def forward(self, indices: Any) -> Tensor:

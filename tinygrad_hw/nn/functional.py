@@ -20,6 +20,10 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.nn.activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
+from tinygrad_hw.nn.functional_conv import avg_pool2d as avg_pool2d
+from tinygrad_hw.nn.functional_conv import conv1d as conv1d
+from tinygrad_hw.nn.functional_conv import conv2d as conv2d
+from tinygrad_hw.nn.functional_conv import max_pool2d as max_pool2d
 from tinygrad_hw.recording import apply
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int

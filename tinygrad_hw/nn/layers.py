@@ -39,7 +39,7 @@ def as_generator(rng: Seed) -> np.random.Generator:
     raise DTypeError(f"rng must be an int seed, a np.random.Generator or None, got {rng!r:.60}")
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
+def float_dtype(dtype: Any) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError:
@@ -98,7 +98,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = positive_int("Linear: in_features", in_features)
         self.out_features = positive_int("Linear: out_features", out_features)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         if init not in INITS:
             raise ArgumentError(f"Linear: init must be one of {INITS}, got {init!r}")
         shape = (self.in_features, self.out_features)

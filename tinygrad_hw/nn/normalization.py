@@ -18,7 +18,7 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
-from tinygrad_hw.nn.layers import _float_dtype
+from tinygrad_hw.nn.layers import float_dtype
 from tinygrad_hw.nn.module import Module
 from tinygrad_hw.recording import apply, lift
 from tinygrad_hw.tensor import Tensor
@@ -71,7 +71,7 @@ class _BatchNorm(Module):
         self.eps = _positive_float(op, "eps", eps)
         self.momentum = _momentum(op, momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        self.dtype = _float_dtype(dtype)
+        self.dtype = float_dtype(dtype)
         c = self.num_features
         self.weight = Tensor(np.ones(c, self.dtype), requires_grad=True) if affine else None
         self.bias = Tensor(np.zeros(c, self.dtype), requires_grad=True) if affine else None
@@ -175,7 +175,7 @@ class LayerNorm(Module):
             )
         self.eps = _positive_float("LayerNorm", "eps", eps)
         self.elementwise_affine = bool(elementwise_affine)
-        self.dtype = _float_dtype(dtype)
+        self.dtype = float_dtype(dtype)
         shape = self.normalized_shape
         affine = self.elementwise_affine
         self.weight = Tensor(np.ones(shape, self.dtype), requires_grad=True) if affine else None

@@ -7,6 +7,7 @@ handed Tensors and ``tinygrad_hw.functions``, record a differentiable backward p
 
 from tinygrad_hw.ops.activations import elu, gelu, gelu_tanh, leaky_relu, silu, softplus
 from tinygrad_hw.ops.contractions import einsum
+from tinygrad_hw.ops.conv import avg_pool, fold, max_pool, unfold
 from tinygrad_hw.ops.elementwise import (
     abs,
     add,
@@ -90,6 +91,7 @@ __all__ = [
     "arctan",
     "arctanh",
     "astype",
+    "avg_pool",
     "bce_with_logits",
     "broadcast_to",
     "ceil",
@@ -113,6 +115,7 @@ __all__ = [
     "flip",
     "floor",
     "fmod",
+    "fold",
     "gelu",
     "gelu_tanh",
     "getitem",
@@ -128,6 +131,7 @@ __all__ = [
     "logsumexp",
     "matmul",
     "max",
+    "max_pool",
     "maximum",
     "mean",
     "min",
@@ -165,6 +169,7 @@ __all__ = [
     "tanh",
     "transpose",
     "trunc",
+    "unfold",
     "var",
     "where",
 ]

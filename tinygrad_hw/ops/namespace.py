@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_hw.ops import special
+from tinygrad_hw.ops import special, windows
 
 
 class ArrayNamespace:
@@ -90,6 +90,31 @@ class NumpyNamespace(ArrayNamespace):
         else:  # slices and ints select each element at most once: plain assignment
             out[index] = values
         return out
+
+    # ------------------------------------------------------------ windows (conv, pooling)
+    @staticmethod
+    def unfold(
+        x: np.ndarray,
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        fill: float = 0.0,
+    ) -> np.ndarray:
+        """The sliding windows of x's last len(kernel) axes, a strided view (ops.windows)."""
+        return windows.unfold(x, kernel, stride, padding, dilation, fill)
+
+    @staticmethod
+    def fold(
+        cols: np.ndarray,
+        spatial: tuple[int, ...],
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> np.ndarray:
+        """unfold's adjoint: windows added back onto an input of trailing shape spatial."""
+        return windows.fold(cols, spatial, kernel, stride, padding, dilation)
 
 
 def _has_advanced_index(index: Any) -> bool:
