@@ -22,17 +22,21 @@ import numpy as np
 
 from models.experiment import Config
 from tinygrad_hw.errors import ArgumentError
-from tinygrad_hw.nn import MLP, Linear, Module
+from tinygrad_hw.nn import MLP, Conv2d, Linear, Module
 
 INITS = ("torch", "he", "xavier")
 DEFAULT_INIT = "torch"
 
 
 def torch_default_init(model: Module, rng: np.random.Generator) -> None:
-    """Redraw every Linear layer's weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    """Redraw every Linear and Conv2d layer's weight and bias from U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), PyTorch's default; a convolution's fan_in is in_channels / groups * kh *
+    kw, the inputs each output sums over."""
     for module in model.modules():
-        if isinstance(module, Linear):
-            bound = 1.0 / math.sqrt(module.in_features)
+        if isinstance(module, Linear | Conv2d):
+            conv = isinstance(module, Conv2d)  # weight (O, C/groups, kh, kw); Linear's (in, out)
+            fan_in = math.prod(module.weight.shape[1:]) if conv else module.weight.shape[0]
+            bound = 1.0 / math.sqrt(fan_in)
             for tensor in (module.weight, module.bias):
                 if tensor is not None:
                     tensor.data[...] = rng.uniform(-bound, bound, tensor.shape)

@@ -93,7 +93,8 @@ def list_experiments() -> str:
     width = max(len(name) for name in registry.EXPERIMENTS)
     lines = ["Experiments (python -m models run NAME [--quick]):"]
     for name, exp in registry.EXPERIMENTS.items():
-        lines.append(f"  {name:<{width}}  [seed {exp.seed_report}] {exp.title}")
+        origin = f"seed {exp.seed_report}" if exp.seed_report else "new"
+        lines.append(f"  {name:<{width}}  [{origin}] {exp.title}")
     scripts = registry.standalone()
     if scripts:
         lines.append("Standalone scripts:")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from models import logistic, mlp, random_labels, seed003, toy
+from models import lenet, logistic, mlp, random_labels, seed003, toy
 from models.experiment import Experiment
 from tinygrad_hw.errors import ArgumentError
 
-_FAMILIES = (mlp, logistic, seed003, toy, random_labels)
+_FAMILIES = (mlp, logistic, seed003, toy, random_labels, lenet)
 EXPERIMENTS: dict[str, Experiment] = {
     exp.name: exp
     for exp in sorted(

@@ -51,6 +51,7 @@ ENTRIES = (
         seed_figure="test loss 1.93, test acc 0.50 (001)",
         reference="train 1.00 after ~56 epochs, test 0.485-0.488",
     ),
+    Entry("lenet"),
 )  # fmt: skip
 HEADER = "| experiment | data | seed report's figure | reference (PyTorch) | ours | train s |"
 
