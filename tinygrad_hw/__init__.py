@@ -65,6 +65,7 @@ from tinygrad_hw.functions import (
     abs,
     astype,
     broadcast_to,
+    cat,
     clone,
     concat,
     concatenate,
@@ -93,6 +94,7 @@ from tinygrad_hw.functions import (
     sum,
     tanh,
     transpose,
+    unsqueeze,
     where,
 )
 from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
@@ -174,6 +176,7 @@ __all__ = [
     "atan",
     "atanh",
     "broadcast_to",
+    "cat",
     "ceil",
     "check_backprop",
     "check_forward",
@@ -275,6 +278,7 @@ __all__ = [
     "tril",
     "triu",
     "trunc",
+    "unsqueeze",
     "var",
     "vstack",
     "where",
