@@ -146,6 +146,11 @@ def permute_dims(x: Any, axes: Sequence[int]) -> Tensor:
     return _tensor(x).transpose(tuple(axes))
 
 
+def permute(x: Any, dims: Sequence[int]) -> Tensor:
+    """PyTorch's name for ``permute_dims``."""
+    return _tensor(x).permute(tuple(dims))
+
+
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     return _tensor(x).transpose(*(() if axes is None else (tuple(axes),)))
 
