@@ -368,3 +368,10 @@ def test_a_pytorch_snippet_ported_by_renaming_the_module_matches_torch():
             ours_value, theirs[name].detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=name
         )  # float64 on both sides: only summation order differs
     np.testing.assert_allclose(ours["x"].grad, theirs["x"].grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_expand_dims_without_an_axis_names_both_spellings():
+    with pytest.raises(
+        ArgumentError, match=r"expand_dims: the new axis is missing \(axis= or dim="
+    ):
+        Tensor(X).expand_dims()
