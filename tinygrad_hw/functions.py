@@ -19,7 +19,7 @@ from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.windows import output_size
 from tinygrad_hw.recording import apply, lift, new_tensor
 from tinygrad_hw.tensor import Tensor
-from tinygrad_hw.validation import normalize_axis
+from tinygrad_hw.validation import normalize_axis, torch_alias
 
 
 def _tensor(x: Any) -> Tensor:
@@ -96,32 +96,45 @@ def clone(x: Any) -> Tensor:
 
 
 # --------------------------------------------------------------------- reductions
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).sum(axis=axis, keepdims=keepdims)
+# Each also takes PyTorch's dim= and keepdim= (keyword-only), checked by the method.
+def sum(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).sum(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).mean(axis=axis, keepdims=keepdims)
+def mean(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).mean(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).max(axis=axis, keepdims=keepdims)
+def max(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """The largest value over ``axis``: the values only (torch.max(x, dim=) is a pair)."""
+    return _tensor(x).max(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).min(axis=axis, keepdims=keepdims)
+def min(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """The smallest value over ``axis``: the values only (torch.min(x, dim=) is a pair)."""
+    return _tensor(x).min(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Tensor:
-    return _tensor(x).logsumexp(axis=axis, keepdims=keepdims)
+def logsumexp(
+    x: Any, axis: int = -1, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    return _tensor(x).softmax(axis=axis)
+def softmax(x: Any, axis: int = -1, *, dim: Any = None) -> Tensor:
+    return _tensor(x).softmax(axis=axis, dim=dim)
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    return _tensor(x).log_softmax(axis=axis)
+def log_softmax(x: Any, axis: int = -1, *, dim: Any = None) -> Tensor:
+    return _tensor(x).log_softmax(axis=axis, dim=dim)
 
 
 # --------------------------------------------------------------------- shapes
@@ -131,6 +144,11 @@ def reshape(x: Any, shape: Sequence[int]) -> Tensor:
 
 def permute_dims(x: Any, axes: Sequence[int]) -> Tensor:
     return _tensor(x).transpose(tuple(axes))
+
+
+def permute(x: Any, dims: Sequence[int]) -> Tensor:
+    """PyTorch's name for ``permute_dims``."""
+    return _tensor(x).permute(tuple(dims))
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
@@ -145,12 +163,17 @@ def matrix_transpose(x: Any) -> Tensor:
     return x.transpose(tuple(axes))
 
 
-def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Tensor:
-    return _tensor(x).expand_dims(axis)
+def expand_dims(x: Any, axis: int | tuple[int, ...] | None = None, *, dim: Any = None) -> Tensor:
+    return _tensor(x).expand_dims(axis, dim=dim)
 
 
-def squeeze(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
-    return _tensor(x).squeeze(axis)
+def unsqueeze(x: Any, dim: int) -> Tensor:
+    """PyTorch's name for ``expand_dims`` with one axis."""
+    return _tensor(x).unsqueeze(dim)
+
+
+def squeeze(x: Any, axis: int | tuple[int, ...] | None = None, *, dim: Any = None) -> Tensor:
+    return _tensor(x).squeeze(axis, dim=dim)
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
@@ -177,8 +200,11 @@ def _pieces(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     return [lift(t, first) for t in tensors]
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; the gradient is split back into the pieces."""
+def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: Any = None) -> Tensor:
+    """Join tensors along an existing axis (``dim=``: PyTorch's name); the gradient is split
+    back into the pieces."""
+    if dim is not None:
+        axis = torch_alias("concatenate", "axis", axis, 0, dim=dim)
     parts = _pieces("concatenate", tensors)
     axis = parts[0]._axis("concatenate", axis)
     shapes = [t.shape for t in parts]
@@ -190,10 +216,13 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 concat = concatenate  # the array API's name
+cat = concatenate  # PyTorch's
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shape tensors along a new axis."""
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: Any = None) -> Tensor:
+    """Join same-shape tensors along a new axis (``dim=``: PyTorch's name)."""
+    if dim is not None:
+        axis = torch_alias("stack", "axis", axis, 0, dim=dim)
     parts = _pieces("stack", tensors)
     shapes = [t.shape for t in parts]
     if builtins.any(s != shapes[0] for s in shapes):

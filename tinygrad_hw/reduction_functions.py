@@ -20,7 +20,7 @@ from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.recording import apply, lift_all
 from tinygrad_hw.subscripts import plain_subscripts
 from tinygrad_hw.tensor import Tensor
-from tinygrad_hw.validation import normalize_axis
+from tinygrad_hw.validation import normalize_axis, torch_alias
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -37,26 +37,51 @@ def _tensors(op: str, *operands: Any) -> tuple[Tensor, ...]:
 
 
 # --------------------------------------------------------------------- statistics and scans
-def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: float = 0, *, correction=None):
+# Every axis= (keepdims=) also takes PyTorch's dim= (keepdim=), checked by the method.
+def var(
+    x: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    ddof: float = 0,
+    *,
+    correction: Any = None,
+    dim: Any = None,
+    keepdim: Any = None,
+) -> Tensor:
     """Variance over ``axis`` (numpy's default ddof=0; PyTorch's correction= defaults to 1)."""
-    return _tensor(x).var(axis=axis, keepdims=keepdims, ddof=ddof, correction=correction)
+    return _tensor(x).var(
+        axis=axis, keepdims=keepdims, ddof=ddof, correction=correction, dim=dim, keepdim=keepdim
+    )
 
 
-def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: float = 0, *, correction=None):
+def std(
+    x: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    ddof: float = 0,
+    *,
+    correction: Any = None,
+    dim: Any = None,
+    keepdim: Any = None,
+) -> Tensor:
     """Standard deviation over ``axis`` (same arguments as var)."""
-    return _tensor(x).std(axis=axis, keepdims=keepdims, ddof=ddof, correction=correction)
+    return _tensor(x).std(
+        axis=axis, keepdims=keepdims, ddof=ddof, correction=correction, dim=dim, keepdim=keepdim
+    )
 
 
-def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).prod(axis=axis, keepdims=keepdims)
+def prod(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).prod(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def cumsum(x: Any, axis: int | None = None) -> Tensor:
-    return _tensor(x).cumsum(axis=axis)
+def cumsum(x: Any, axis: int | None = None, *, dim: Any = None) -> Tensor:
+    return _tensor(x).cumsum(axis=axis, dim=dim)
 
 
-def cumprod(x: Any, axis: int | None = None) -> Tensor:
-    return _tensor(x).cumprod(axis=axis)
+def cumprod(x: Any, axis: int | None = None, *, dim: Any = None) -> Tensor:
+    return _tensor(x).cumprod(axis=axis, dim=dim)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -111,9 +136,11 @@ def _contract(op: str, a: Tensor, b: Tensor, a_axes: tuple, b_axes: tuple) -> Te
     return einsum(f"{left},{right}->{output}", a, b)
 
 
-def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
+def tensordot(a: Any, b: Any, axes: Any = 2, *, dims: Any = None) -> Tensor:
     """numpy's tensordot: ``axes=N`` sums a's last N axes against b's first N; a pair of
-    sequences (or ints) names the axes of each."""
+    sequences (or ints) names the axes of each. ``dims=`` is torch.tensordot's name."""
+    if dims is not None:
+        axes = torch_alias("tensordot", "axes", axes, 2, dims=dims)
     a, b = _tensors("tensordot", a, b)
     if isinstance(axes, int | np.integer) and not isinstance(axes, bool):
         n = operator.index(axes)
@@ -161,32 +188,55 @@ def dot(a: Any, b: Any) -> Tensor:
 
 
 # --------------------------------------------------------------------- orderings, truth tests
-def argmax(x: Any, axis: int | None = None) -> np.ndarray:
-    return _tensor(x).argmax(axis=axis)
+def argmax(
+    x: Any,
+    axis: int | None = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: Any = None,
+) -> np.ndarray:
+    return _tensor(x).argmax(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def argmin(x: Any, axis: int | None = None) -> np.ndarray:
-    return _tensor(x).argmin(axis=axis)
+def argmin(
+    x: Any,
+    axis: int | None = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: Any = None,
+) -> np.ndarray:
+    return _tensor(x).argmin(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def argsort(x: Any, axis: int = -1, descending: bool = False, stable: bool = True) -> np.ndarray:
-    return _tensor(x).argsort(axis=axis, descending=descending, stable=stable)
+def argsort(
+    x: Any, axis: int = -1, descending: bool = False, stable: bool = True, *, dim: Any = None
+) -> np.ndarray:
+    return _tensor(x).argsort(axis=axis, descending=descending, stable=stable, dim=dim)
 
 
-def sort(x: Any, axis: int = -1, descending: bool = False) -> Tensor:
-    return _tensor(x).sort(axis=axis, descending=descending)
+def sort(x: Any, axis: int = -1, descending: bool = False, *, dim: Any = None) -> Tensor:
+    """The sorted values only (torch.sort is a pair (values, indices): see argsort)."""
+    return _tensor(x).sort(axis=axis, descending=descending, dim=dim)
 
 
-def topk(x: Any, k: int, axis: int = -1, largest: bool = True, sorted: bool = True):
-    return _tensor(x).topk(k, axis=axis, largest=largest, sorted=sorted)
+def topk(
+    x: Any, k: int, axis: int = -1, largest: bool = True, sorted: bool = True, *, dim: Any = None
+) -> tuple[Tensor, np.ndarray]:
+    return _tensor(x).topk(k, axis=axis, largest=largest, sorted=sorted, dim=dim)
 
 
-def any(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).any(axis=axis, keepdims=keepdims)
+def any(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).any(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
-def all(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).all(axis=axis, keepdims=keepdims)
+def all(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    return _tensor(x).all(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
 def isnan(x: Any) -> Tensor:

@@ -28,20 +28,20 @@ def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
     return _tensor(x).moveaxis(source, destination)
 
 
-def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
-    return _tensor(x).repeat(repeats, axis)
+def repeat(x: Any, repeats: Any, axis: int | None = None, *, dim: Any = None) -> Tensor:
+    return _tensor(x).repeat(repeats, axis, dim=dim)
 
 
 def tile(x: Any, reps: Any) -> Tensor:
     return _tensor(x).tile(reps)
 
 
-def flip(x: Any, axis: Any = None) -> Tensor:
-    return _tensor(x).flip(axis)
+def flip(x: Any, axis: Any = None, *, dim: Any = None, dims: Any = None) -> Tensor:
+    return _tensor(x).flip(axis, dim=dim, dims=dims)
 
 
-def roll(x: Any, shift: Any, axis: Any = None) -> Tensor:
-    return _tensor(x).roll(shift, axis)
+def roll(x: Any, shift: Any, axis: Any = None, *, dim: Any = None, dims: Any = None) -> Tensor:
+    return _tensor(x).roll(shift, axis, dim=dim, dims=dims)
 
 
 def tril(x: Any, k: int = 0) -> Tensor:
@@ -56,15 +56,18 @@ def diag(x: Any, k: int = 0) -> Tensor:
     return _tensor(x).diag(k)
 
 
-def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
-    return _tensor(x).diagonal(offset, axis1, axis2)
+def diagonal(
+    x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1: Any = None, dim2: Any = None
+) -> Tensor:
+    return _tensor(x).diagonal(offset, axis1, axis2, dim1=dim1, dim2=dim2)
 
 
-def take_along_axis(x: Any, indices: Any, axis: int | None = -1) -> Tensor:
-    return _tensor(x).take_along_axis(indices, axis)
+def take_along_axis(x: Any, indices: Any, axis: int | None = -1, *, dim: Any = None) -> Tensor:
+    return _tensor(x).take_along_axis(indices, axis, dim=dim)
 
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """numpy's split; no dim=, as PyTorch's split means pieces of a size (Tensor.split)."""
     return _tensor(x).split(indices_or_sections, axis)
 
 

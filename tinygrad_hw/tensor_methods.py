@@ -14,6 +14,7 @@ from tinygrad_hw.validation import (
     normalize_axes,
     normalize_axis,
     reshape_target,
+    torch_alias,
     transpose_axes,
 )
 
@@ -56,34 +57,81 @@ class ReductionMethods:
 
     __slots__ = ()
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
+    # Each reduction also takes PyTorch's names dim= and keepdim= (keyword-only aliases of
+    # axis= and keepdims=; the meaning stays numpy's, see validation.torch_alias). A call
+    # without them pays one `is not None` test.
+    def sum(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("sum", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("sum", "keepdims", keepdims, False, keepdim=keepdim)
         return apply(ops.sum, self, axis=self._axes("sum", axis), keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def mean(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("mean", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("mean", "keepdims", keepdims, False, keepdim=keepdim)
         return apply(ops.mean, self, axis=self._nonempty_axes("mean", axis), keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def max(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
+        """The largest value over ``axis``: the values only, as numpy, under either name.
+        PyTorch's ``x.max(dim=1)`` returns a pair (values, indices); here the indices are
+        ``x.argmax(dim=1)``."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("max", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("max", "keepdims", keepdims, False, keepdim=keepdim)
         return apply(ops.max, self, axis=self._nonempty_axes("max", axis), keepdims=keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def min(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
+        """The smallest value over ``axis``: the values only (PyTorch's ``x.min(dim=1)`` is a
+        pair (values, indices); here the indices are ``x.argmin(dim=1)``)."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("min", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("min", "keepdims", keepdims, False, keepdim=keepdim)
         return apply(ops.min, self, axis=self._nonempty_axes("min", axis), keepdims=keepdims)
 
-    def logsumexp(self, axis: int = -1, keepdims: bool = False) -> Any:
+    def logsumexp(
+        self, axis: int = -1, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("logsumexp", "axis", axis, -1, dim=dim)
+            keepdims = torch_alias("logsumexp", "keepdims", keepdims, False, keepdim=keepdim)
         axis = self._nonempty_axis("logsumexp", axis)
         return apply(ops.logsumexp, self, axis=axis, keepdims=keepdims)
 
-    def softmax(self, axis: int = -1) -> Any:
+    def softmax(self, axis: int = -1, *, dim: Any = None) -> Any:
+        if dim is not None:
+            axis = torch_alias("softmax", "axis", axis, -1, dim=dim)
         return apply(ops.softmax, self, axis=self._nonempty_axis("softmax", axis))
 
-    def log_softmax(self, axis: int = -1) -> Any:
+    def log_softmax(self, axis: int = -1, *, dim: Any = None) -> Any:
+        if dim is not None:
+            axis = torch_alias("log_softmax", "axis", axis, -1, dim=dim)
         return apply(ops.log_softmax, self, axis=self._nonempty_axis("log_softmax", axis))
 
-    def argmax(self, axis: int | None = None) -> np.ndarray:
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = None,
+        keepdim: Any = None,
+    ) -> np.ndarray:
         """Index of the maximum (not differentiable): a numpy integer array."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("argmax", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("argmax", "keepdims", keepdims, False, keepdim=keepdim)
         axis = None if axis is None else self._axis("argmax", axis)
         if self.size == 0 and (axis is None or self.shape[axis] == 0):
             raise ShapeError(f"argmax: empty tensor of shape {self.shape}")
-        return argmax(self.data, axis)
+        return argmax(self.data, axis, bool(keepdims))
 
     def _axis(self, op: str, axis: Any) -> int:
         if self.ndim == 0:

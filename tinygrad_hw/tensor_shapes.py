@@ -7,6 +7,7 @@ numpy's meaning wins where numpy has the name (``transpose(*axes)``, ``repeat`` 
 ``gather``, ``chunk``, ``scatter_add``). Most are compositions of reshape, transpose,
 broadcast_to, indexing and where, so their gradients (and second derivatives) come from those
 primitives; flip, roll and the write of ``__setitem__`` are primitives of ``ops.layout``.
+Every ``axis=`` also takes PyTorch's keyword ``dim=`` (validation.torch_alias), but split's.
 """
 
 import itertools
@@ -19,7 +20,7 @@ from tinygrad_hw import ops
 from tinygrad_hw.assignment import assign
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
 from tinygrad_hw.recording import TensorBase, apply, lift, new_tensor
-from tinygrad_hw.validation import normalize_axes, normalize_axis
+from tinygrad_hw.validation import normalize_axes, normalize_axis, torch_alias
 
 
 def _ints(op: str, name: str, value: Any) -> tuple[int, ...]:
@@ -59,8 +60,10 @@ class LayoutMethods:
     __slots__ = ()
 
     # ----------------------------------------------------------------- axes of size 1
-    def squeeze(self, axis: Any = None) -> Any:
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Any:
         """Drop axes of size 1: all of them, or those named (each must have size 1)."""
+        if dim is not None:
+            axis = torch_alias("squeeze", "axis", axis, None, dim=dim)
         if axis is None:
             axes = tuple(i for i, n in enumerate(self.shape) if n == 1)
         else:
@@ -69,8 +72,12 @@ class LayoutMethods:
             raise ShapeError(f"squeeze: axes {axis} of shape {self.shape} are not all of size 1")
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
-    def expand_dims(self, axis: Any) -> Any:
+    def expand_dims(self, axis: Any = None, *, dim: Any = None) -> Any:
         """New axes of size 1 at ``axis`` (an int or a tuple), positions in the result."""
+        if dim is not None or axis is None:
+            axis = torch_alias("expand_dims", "axis", axis, None, dim=dim)
+            if axis is None:
+                raise ArgumentError("expand_dims: the new axis is missing (axis= or dim=)")
         count = len(axis) if isinstance(axis, tuple | list) else 1
         axes = normalize_axes(axis, self.ndim + count, "expand_dims", self.shape)
         sides = iter(self.shape)
@@ -145,10 +152,13 @@ class LayoutMethods:
         return self.broadcast_to(kept)
 
     # ----------------------------------------------------------------- repetition
-    def repeat(self, repeats: Any, axis: int | None = None) -> Any:
-        """numpy's repeat: each element ``repeats`` times (an int, or one count per element)
-        along ``axis`` (None: of the flattened tensor). PyTorch's ``Tensor.repeat`` is numpy's
-        ``tile``: use ``tile`` for that. An integer gather, so repeats' gradients add up."""
+    def repeat(self, repeats: Any, axis: int | None = None, *, dim: Any = None) -> Any:
+        """numpy's repeat (PyTorch's ``repeat_interleave``): each element ``repeats`` times
+        (an int, or one count per element) along ``axis`` (None: of the flattened tensor).
+        PyTorch's ``Tensor.repeat`` is numpy's ``tile``: use ``tile`` for that. An integer
+        gather, so repeats' gradients add up."""
+        if dim is not None:
+            axis = torch_alias("repeat", "axis", axis, None, dim=dim)
         x = self.reshape(-1) if axis is None else self
         ax = 0 if axis is None else normalize_axis(axis, x.ndim, "repeat", x.shape)
         counts = np.asarray(repeats)
@@ -180,14 +190,19 @@ class LayoutMethods:
         return copies.reshape(tuple(r * n for r, n in zip(reps, shape, strict=True)))
 
     # ----------------------------------------------------------------- order of elements
-    def flip(self, axis: Any = None) -> Any:
-        """Reverse the order along ``axis`` (an int, a tuple, or None for every axis)."""
+    def flip(self, axis: Any = None, *, dim: Any = None, dims: Any = None) -> Any:
+        """Reverse the order along ``axis`` (an int, a tuple, or None for every axis);
+        ``dims=`` is torch.flip's name for it."""
+        if dim is not None or dims is not None:
+            axis = torch_alias("flip", "axis", axis, None, dim=dim, dims=dims)
         axes = normalize_axes(axis, self.ndim, "flip", self.shape)
         return apply(ops.flip, self, axis=tuple(range(self.ndim)) if axes is None else axes)
 
-    def roll(self, shift: Any, axis: Any = None) -> Any:
+    def roll(self, shift: Any, axis: Any = None, *, dim: Any = None, dims: Any = None) -> Any:
         """numpy's roll: elements move ``shift`` places along ``axis`` and wrap around (None:
-        along the flattened tensor, shape restored)."""
+        along the flattened tensor, shape restored); ``dims=`` is torch.roll's name."""
+        if dim is not None or dims is not None:
+            axis = torch_alias("roll", "axis", axis, None, dim=dim, dims=dims)
         shifts = _ints("roll", "shift", shift)
         if axis is None:
             flat = apply(ops.roll, self.reshape(-1), shift=(sum(shifts),), axis=(0,))
@@ -228,9 +243,14 @@ class LayoutMethods:
         rows, cols = _diagonal_positions(n, n, k)
         return apply(ops.scatter_add, self, shape=(n, n), index=(rows, cols))
 
-    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-        """numpy's diagonal: the entries (i, i + offset) of axes axis1 and axis2, as the last
-        axis of the result (a copy, not numpy's read-only view)."""
+    def diagonal(
+        self, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1: Any = None, dim2: Any = None
+    ) -> Any:
+        """numpy's diagonal: the entries (i, i + offset) of axes axis1 and axis2 (PyTorch's
+        dim1, dim2), as the last axis of the result (a copy, not numpy's read-only view)."""
+        if dim1 is not None or dim2 is not None:
+            axis1 = torch_alias("diagonal", "axis1", axis1, 0, dim1=dim1)
+            axis2 = torch_alias("diagonal", "axis2", axis2, 1, dim2=dim2)
         offset = _ints("diagonal", "offset", offset)[0]
         if self.ndim < 2:
             raise ShapeError(f"diagonal: needs at least 2 dimensions, got shape {self.shape}")
@@ -243,10 +263,13 @@ class LayoutMethods:
         return moved[..., rows, cols]
 
     # ----------------------------------------------------------------- gathers
-    def take_along_axis(self, indices: Any, axis: int | None = -1) -> Any:
-        """numpy's take_along_axis: out[..., i, ...] = x[..., indices[..., i, ...], ...] along
-        ``axis`` (None: of the flattened tensor); indices broadcast against x elsewhere and
-        may be negative. Its gradient scatter-adds, so repeated indices accumulate."""
+    def take_along_axis(self, indices: Any, axis: int | None = -1, *, dim: Any = None) -> Any:
+        """numpy's take_along_axis (PyTorch's take_along_dim): out[..., i, ...] =
+        x[..., indices[..., i, ...], ...] along ``axis`` (None: of the flattened tensor);
+        indices broadcast against x elsewhere and may be negative. Its gradient
+        scatter-adds, so repeated indices accumulate."""
+        if dim is not None:
+            axis = torch_alias("take_along_axis", "axis", axis, -1, dim=dim)
         index = _integer_index("take_along_axis", indices)
         x = self.reshape(-1) if axis is None else self
         ax = 0 if axis is None else normalize_axis(axis, x.ndim, "take_along_axis", x.shape)
@@ -304,7 +327,9 @@ class LayoutMethods:
     # ----------------------------------------------------------------- pieces
     def split(self, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         """numpy's split: ``n`` equal pieces (n must divide the axis), or cut before each of
-        the given indices (as slices: out-of-range and negative indices as in numpy)."""
+        the given indices (as slices: out-of-range and negative indices as in numpy). No
+        ``dim=``, on purpose: PyTorch's ``split(n, dim)`` cuts pieces of size n, which is
+        ``split(list(range(n, size, n)), axis)`` here."""
         ax = normalize_axis(axis, self.ndim, "split", self.shape)
         side = self.shape[ax]
         if isinstance(indices_or_sections, tuple | list | np.ndarray):

@@ -17,28 +17,52 @@ from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.ops import sorting
 from tinygrad_hw.ops.statistics import reduced_count
 from tinygrad_hw.recording import apply, new_tensor
+from tinygrad_hw.validation import torch_alias
 
 
 class StatisticsMethods:
     """var/std, products and scans; orderings; any/all and the NaN tests."""
 
     __slots__ = ()
+    # Every axis= here also takes PyTorch's dim= (and keepdims= its keepdim=), keyword-only
+    # aliases checked by validation.torch_alias; the meaning stays numpy's.
 
     # ----------------------------------------------------------------- statistics
     def var(
-        self, axis: Any = None, keepdims: bool = False, ddof: float = 0, *, correction: Any = None
+        self,
+        axis: Any = None,
+        keepdims: bool = False,
+        ddof: float = 0,
+        *,
+        correction: Any = None,
+        dim: Any = None,
+        keepdim: Any = None,
     ) -> Any:
         """Variance sum (x - mean)^2 / (n - ddof) over ``axis``, as ``np.var``: ddof=0 by
-        default (the population variance). ``correction=`` is PyTorch's name for ddof; note
-        that PyTorch's default is 1 (the sample variance), numpy's and ours 0."""
+        default (the population variance), with dim= too. ``correction=`` is PyTorch's name
+        for ddof; note that PyTorch's default is 1 (the sample variance), numpy's and ours 0:
+        port ``torch.var(x, dim=0)`` as ``tg.var(x, dim=0, correction=1)``."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("var", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("var", "keepdims", keepdims, False, keepdim=keepdim)
         axes, ddof = self._variance_arguments("var", axis, ddof, correction)
         return apply(ops.var, self, axis=axes, keepdims=keepdims, ddof=ddof)
 
     def std(
-        self, axis: Any = None, keepdims: bool = False, ddof: float = 0, *, correction: Any = None
+        self,
+        axis: Any = None,
+        keepdims: bool = False,
+        ddof: float = 0,
+        *,
+        correction: Any = None,
+        dim: Any = None,
+        keepdim: Any = None,
     ) -> Any:
         """Standard deviation sqrt(var) (same arguments as var). Its gradient where std = 0
         (a constant slice) is 0, a subgradient, as in PyTorch 2."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("std", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("std", "keepdims", keepdims, False, keepdim=keepdim)
         axes, ddof = self._variance_arguments("std", axis, ddof, correction)
         return apply(ops.std, self, axis=axes, keepdims=keepdims, ddof=ddof)
 
@@ -61,19 +85,28 @@ class StatisticsMethods:
         return axes, ddof
 
     # ----------------------------------------------------------------- products and scans
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def prod(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
         """Product over ``axis`` (1 over an empty axis, as numpy). Its gradient is the
         product of the other elements, exact when some of them are zero."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("prod", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("prod", "keepdims", keepdims, False, keepdim=keepdim)
         return apply(ops.prod, self, axis=self._axes("prod", axis), keepdims=keepdims)
 
-    def cumsum(self, axis: int | None = None) -> Any:
+    def cumsum(self, axis: int | None = None, *, dim: Any = None) -> Any:
         """Running sum along ``axis``; axis=None runs over the flattened tensor (numpy)."""
+        if dim is not None:
+            axis = torch_alias("cumsum", "axis", axis, None, dim=dim)
         x, axis = self._scan_arguments("cumsum", axis)
         return apply(ops.cumsum, x, axis=axis)
 
-    def cumprod(self, axis: int | None = None) -> Any:
+    def cumprod(self, axis: int | None = None, *, dim: Any = None) -> Any:
         """Running product along ``axis``; axis=None runs over the flattened tensor (numpy).
         Its gradient is exact at zeros, to every order."""
+        if dim is not None:
+            axis = torch_alias("cumprod", "axis", axis, None, dim=dim)
         x, axis = self._scan_arguments("cumprod", axis)
         return apply(ops.cumprod, x, axis=axis)
 
@@ -83,34 +116,54 @@ class StatisticsMethods:
         return self, self._axis(op, axis)
 
     # ----------------------------------------------------------------- orderings
-    def argmin(self, axis: int | None = None) -> np.ndarray:
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = None,
+        keepdim: Any = None,
+    ) -> np.ndarray:
         """Index of the minimum (not differentiable): a numpy integer array."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("argmin", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("argmin", "keepdims", keepdims, False, keepdim=keepdim)
         axis = None if axis is None else self._axis("argmin", axis)
         if self.size == 0 and (axis is None or self.shape[axis] == 0):
             raise ShapeError(f"argmin: empty tensor of shape {self.shape}")
-        return sorting.argmin(self.data, axis)
+        return sorting.argmin(self.data, axis, bool(keepdims))
 
-    def argsort(self, axis: int = -1, descending: bool = False, stable: bool = True) -> np.ndarray:
+    def argsort(
+        self, axis: int = -1, descending: bool = False, stable: bool = True, *, dim: Any = None
+    ) -> np.ndarray:
         """Indices that sort along ``axis`` (a numpy integer array; NaN sorts as the largest).
         ``stable`` (the default here, unlike numpy's) keeps equal elements in their order,
         in descending order too."""
+        if dim is not None:
+            axis = torch_alias("argsort", "axis", axis, -1, dim=dim)
         axis = self._axis("argsort", axis)
         return sorting.argsort(self.data, axis, bool(descending), bool(stable))
 
-    def sort(self, axis: int = -1, descending: bool = False) -> Any:
+    def sort(self, axis: int = -1, descending: bool = False, *, dim: Any = None) -> Any:
         """The values sorted along ``axis``, differentiable: an indexing of self by the
-        sorting permutation, whose gradient scatters back to where each value came from."""
+        sorting permutation, whose gradient scatters back to where each value came from.
+        The values only, as numpy, under either name (PyTorch's ``sort(dim=)`` is a pair
+        (values, indices); here the indices are ``argsort(dim=)``)."""
+        if dim is not None:
+            axis = torch_alias("sort", "axis", axis, -1, dim=dim)
         axis = self._axis("sort", axis)
         order = sorting.argsort(self.data, axis, bool(descending), True)
         return self[sorting.along_axis_index(order, axis)]
 
     def topk(
-        self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True
+        self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True, *, dim: Any = None
     ) -> tuple[Any, np.ndarray]:
         """(values, indices) of the k largest (``largest=False``: smallest) along ``axis``,
         as ``torch.topk``: values a differentiable Tensor, indices a numpy integer array.
         Ties go to the earlier index. The result is always sorted; ``sorted=False`` is
         accepted for PyTorch compatibility (it leaves the order unspecified there)."""
+        if dim is not None:
+            axis = torch_alias("topk", "axis", axis, -1, dim=dim)
         axis = self._axis("topk", axis)
         if isinstance(k, bool):
             raise DTypeError(f"topk: k must be an int, got {k!r}")
@@ -128,13 +181,23 @@ class StatisticsMethods:
         return self[sorting.along_axis_index(indices, axis)], indices
 
     # ----------------------------------------------------------------- truth tests
-    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def any(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
         """Whether some element along ``axis`` is nonzero: a bool Tensor (not differentiable)."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("any", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("any", "keepdims", keepdims, False, keepdim=keepdim)
         axes = self._axes("any", axis)
         return new_tensor(type(self), sorting.any(self.data, axes, keepdims))
 
-    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def all(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+    ) -> Any:
         """Whether every element along ``axis`` is nonzero: a bool Tensor (not differentiable)."""
+        if dim is not None or keepdim is not None:
+            axis = torch_alias("all", "axis", axis, None, dim=dim)
+            keepdims = torch_alias("all", "keepdims", keepdims, False, keepdim=keepdim)
         axes = self._axes("all", axis)
         return new_tensor(type(self), sorting.all(self.data, axes, keepdims))
 

@@ -147,3 +147,25 @@ def positive_int(name: str, value: Any) -> int:
     if number < 1:
         raise ArgumentError(f"{name} must be >= 1, got {number}")
     return number
+
+
+def torch_alias(op: str, name: str, value: Any, default: Any, **torch_names: Any) -> Any:
+    """The argument numpy calls ``name``, or the one of PyTorch's names for it that is given
+    (not None): ``dim=`` for ``axis``, ``keepdim=`` for ``keepdims``, ``dims=`` where PyTorch
+    says so. Two of them given (``value`` counts when it differs from its ``default``) is an
+    ArgumentError naming both. The alias is a name only: the op's meaning stays numpy's.
+
+    Callers test their PyTorch names against None first, so that a call without them pays
+    one comparison: ``if dim is not None: axis = torch_alias("sum", "axis", axis, None,
+    dim=dim)``.
+    """
+    given = {key: v for key, v in torch_names.items() if v is not None}
+    if value is not default and value != default:
+        given = {name: value, **given}
+    if len(given) > 1:
+        names = " and ".join(f"{key}={v!r:.40}" for key, v in given.items())
+        raise ArgumentError(
+            f"{op}: pass {name}= or PyTorch's name for it ({'= or '.join(torch_names)}=), "
+            f"not both (got {names})"
+        )
+    return next(iter(given.values()), value)

@@ -15,6 +15,7 @@ from tinygrad_hw.errors import ArgumentError, DTypeError
 from tinygrad_hw.nn.layers import Seed, as_generator
 from tinygrad_hw.nn.module import Module
 from tinygrad_hw.tensor import Tensor
+from tinygrad_hw.validation import torch_alias
 
 
 def _float(op: str, x: Any) -> Tensor:
@@ -24,22 +25,18 @@ def _float(op: str, x: Any) -> Tensor:
     return tensor
 
 
-def _dim(op: str, dim: int | None, axis: int | None) -> int:
-    """PyTorch's ``dim`` or numpy's ``axis`` (default -1, the last), not both."""
-    if dim is not None and axis is not None:
-        raise ArgumentError(f"{op}: pass dim= or axis=, not both (got dim={dim}, axis={axis})")
-    chosen = dim if dim is not None else axis
-    return -1 if chosen is None else chosen
-
-
 def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """e^x / sum e^x along ``dim`` (default the last axis), shifted by the maximum."""
-    return _float("softmax", x).softmax(axis=_dim("softmax", dim, axis))
+    if dim is not None:
+        axis = torch_alias("softmax", "axis", axis, None, dim=dim)
+    return _float("softmax", x).softmax(axis=-1 if axis is None else axis)
 
 
 def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (default the last axis): never log of a softmax."""
-    return _float("log_softmax", x).log_softmax(axis=_dim("log_softmax", dim, axis))
+    if dim is not None:
+        axis = torch_alias("log_softmax", "axis", axis, None, dim=dim)
+    return _float("log_softmax", x).log_softmax(axis=-1 if axis is None else axis)
 
 
 def relu(x: Any) -> Tensor:

@@ -28,5 +28,5 @@ def copy(a: np.ndarray) -> np.ndarray:
     return np.array(a, copy=True)
 
 
-def argmax(a: np.ndarray, axis: int | None) -> np.ndarray:
-    return np.argmax(a, axis=axis)
+def argmax(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
+    return np.argmax(a, axis=axis, keepdims=keepdims)

@@ -32,8 +32,8 @@ def along_axis_index(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     return tuple(grid)
 
 
-def argmin(a: np.ndarray, axis: int | None) -> np.ndarray:
-    return np.argmin(a, axis=axis)
+def argmin(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
+    return np.argmin(a, axis=axis, keepdims=keepdims)
 
 
 # Truth tests return ndarrays, 0-d ones included (numpy gives a bare np.bool_ there).
