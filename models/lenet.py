@@ -66,7 +66,7 @@ class LeNetExperiment(Experiment):
         "lr": 1e-3,
         "options": {"init": "torch"},
     }
-    quick_defaults: ClassVar[dict[str, Any]] = {"epochs": 1}
+    quick_defaults: ClassVar[dict[str, Any]] = {"epochs": 2}
 
     def build(self, cfg: Config, data: Data, rng: np.random.Generator) -> tuple[Module, Any]:
         scheme = builders.init_scheme(cfg)

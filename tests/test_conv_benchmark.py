@@ -12,7 +12,7 @@ from benchmarks import conv, manual_conv
 
 def _direct_conv2d(x, w, b, padding):
     """out[n, o, i, j] = b[o] + sum w[o, c, u, v] x_padded[n, c, i + u, j + v], by loops."""
-    n, c, h, width = x.shape
+    n, _, h, width = x.shape
     o, _, kh, kw = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     oh, ow = h + 2 * padding - kh + 1, width + 2 * padding - kw + 1
