@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import tinygrad_hw as tg
 from tinygrad_hw import ArgumentError, DTypeError, ShapeError, Tensor
-from tinygrad_hw.ops.statistics import reduced_count
+from tinygrad_hw.ops.reductions import reduced_count
 from tinygrad_hw.testing import (
     arrays,
     arrays_with_unique_extrema,

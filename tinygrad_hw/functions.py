@@ -17,7 +17,7 @@ from tinygrad_hw import ops
 from tinygrad_hw.errors import DTypeError, ShapeError
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.windows import output_size
-from tinygrad_hw.recording import apply, lift, new_tensor
+from tinygrad_hw.recording import apply, lift
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import normalize_axis, torch_alias
 
@@ -64,7 +64,7 @@ def logaddexp(a: Any, b: Any) -> Tensor:
 
 def isfinite(x: Any) -> Tensor:
     """Elementwise: neither NaN nor inf (a bool Tensor)."""
-    return new_tensor(Tensor, np.isfinite(_tensor(x).data))
+    return _tensor(x).isfinite()
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

@@ -15,6 +15,7 @@ from tinygrad_hw.validation import (
     normalize_axis,
     reshape_target,
     torch_alias,
+    torch_reduction_names,
     transpose_axes,
 )
 
@@ -64,16 +65,14 @@ class ReductionMethods:
         self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
     ) -> Any:
         if dim is not None or keepdim is not None:
-            axis = torch_alias("sum", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("sum", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("sum", axis, keepdims, dim, keepdim)
         return apply(ops.sum, self, axis=self._axes("sum", axis), keepdims=keepdims)
 
     def mean(
         self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
     ) -> Any:
         if dim is not None or keepdim is not None:
-            axis = torch_alias("mean", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("mean", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("mean", axis, keepdims, dim, keepdim)
         return apply(ops.mean, self, axis=self._nonempty_axes("mean", axis), keepdims=keepdims)
 
     def max(
@@ -83,8 +82,7 @@ class ReductionMethods:
         PyTorch's ``x.max(dim=1)`` returns a pair (values, indices); here the indices are
         ``x.argmax(dim=1)``."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("max", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("max", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("max", axis, keepdims, dim, keepdim)
         return apply(ops.max, self, axis=self._nonempty_axes("max", axis), keepdims=keepdims)
 
     def min(
@@ -93,16 +91,14 @@ class ReductionMethods:
         """The smallest value over ``axis``: the values only (PyTorch's ``x.min(dim=1)`` is a
         pair (values, indices); here the indices are ``x.argmin(dim=1)``)."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("min", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("min", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("min", axis, keepdims, dim, keepdim)
         return apply(ops.min, self, axis=self._nonempty_axes("min", axis), keepdims=keepdims)
 
     def logsumexp(
         self, axis: int = -1, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
     ) -> Any:
         if dim is not None or keepdim is not None:
-            axis = torch_alias("logsumexp", "axis", axis, -1, dim=dim)
-            keepdims = torch_alias("logsumexp", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("logsumexp", axis, keepdims, dim, keepdim, -1)
         axis = self._nonempty_axis("logsumexp", axis)
         return apply(ops.logsumexp, self, axis=axis, keepdims=keepdims)
 
@@ -126,12 +122,15 @@ class ReductionMethods:
     ) -> np.ndarray:
         """Index of the maximum (not differentiable): a numpy integer array."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("argmax", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("argmax", "keepdims", keepdims, False, keepdim=keepdim)
-        axis = None if axis is None else self._axis("argmax", axis)
+            axis, keepdims = torch_reduction_names("argmax", axis, keepdims, dim, keepdim)
+        return self._index_of_extremum("argmax", argmax, axis, keepdims)
+
+    def _index_of_extremum(self, op: str, find: Any, axis: Any, keepdims: Any) -> np.ndarray:
+        """argmax/argmin's checks (an axis, a non-empty slice), then ``find`` on the data."""
+        axis = None if axis is None else self._axis(op, axis)
         if self.size == 0 and (axis is None or self.shape[axis] == 0):
-            raise ShapeError(f"argmax: empty tensor of shape {self.shape}")
-        return argmax(self.data, axis, bool(keepdims))
+            raise ShapeError(f"{op}: empty tensor of shape {self.shape}")
+        return find(self.data, axis, bool(keepdims))
 
     def _axis(self, op: str, axis: Any) -> int:
         if self.ndim == 0:

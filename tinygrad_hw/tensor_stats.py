@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw import ops
-from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.errors import ArgumentError, DTypeError
 from tinygrad_hw.ops import sorting
-from tinygrad_hw.ops.statistics import reduced_count
+from tinygrad_hw.ops.arrays import argmin
+from tinygrad_hw.ops.reductions import reduced_count
 from tinygrad_hw.recording import apply, new_tensor
-from tinygrad_hw.validation import torch_alias
+from tinygrad_hw.validation import torch_alias, torch_reduction_names
 
 
 class StatisticsMethods:
@@ -43,8 +44,7 @@ class StatisticsMethods:
         for ddof; note that PyTorch's default is 1 (the sample variance), numpy's and ours 0:
         port ``torch.var(x, dim=0)`` as ``tg.var(x, dim=0, correction=1)``."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("var", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("var", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("var", axis, keepdims, dim, keepdim)
         axes, ddof = self._variance_arguments("var", axis, ddof, correction)
         return apply(ops.var, self, axis=axes, keepdims=keepdims, ddof=ddof)
 
@@ -61,8 +61,7 @@ class StatisticsMethods:
         """Standard deviation sqrt(var) (same arguments as var). Its gradient where std = 0
         (a constant slice) is 0, a subgradient, as in PyTorch 2."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("std", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("std", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("std", axis, keepdims, dim, keepdim)
         axes, ddof = self._variance_arguments("std", axis, ddof, correction)
         return apply(ops.std, self, axis=axes, keepdims=keepdims, ddof=ddof)
 
@@ -91,8 +90,7 @@ class StatisticsMethods:
         """Product over ``axis`` (1 over an empty axis, as numpy). Its gradient is the
         product of the other elements, exact when some of them are zero."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("prod", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("prod", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("prod", axis, keepdims, dim, keepdim)
         return apply(ops.prod, self, axis=self._axes("prod", axis), keepdims=keepdims)
 
     def cumsum(self, axis: int | None = None, *, dim: Any = None) -> Any:
@@ -126,12 +124,8 @@ class StatisticsMethods:
     ) -> np.ndarray:
         """Index of the minimum (not differentiable): a numpy integer array."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("argmin", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("argmin", "keepdims", keepdims, False, keepdim=keepdim)
-        axis = None if axis is None else self._axis("argmin", axis)
-        if self.size == 0 and (axis is None or self.shape[axis] == 0):
-            raise ShapeError(f"argmin: empty tensor of shape {self.shape}")
-        return sorting.argmin(self.data, axis, bool(keepdims))
+            axis, keepdims = torch_reduction_names("argmin", axis, keepdims, dim, keepdim)
+        return self._index_of_extremum("argmin", argmin, axis, keepdims)
 
     def argsort(
         self, axis: int = -1, descending: bool = False, stable: bool = True, *, dim: Any = None
@@ -186,8 +180,7 @@ class StatisticsMethods:
     ) -> Any:
         """Whether some element along ``axis`` is nonzero: a bool Tensor (not differentiable)."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("any", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("any", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("any", axis, keepdims, dim, keepdim)
         axes = self._axes("any", axis)
         return new_tensor(type(self), sorting.any(self.data, axes, keepdims))
 
@@ -196,8 +189,7 @@ class StatisticsMethods:
     ) -> Any:
         """Whether every element along ``axis`` is nonzero: a bool Tensor (not differentiable)."""
         if dim is not None or keepdim is not None:
-            axis = torch_alias("all", "axis", axis, None, dim=dim)
-            keepdims = torch_alias("all", "keepdims", keepdims, False, keepdim=keepdim)
+            axis, keepdims = torch_reduction_names("all", axis, keepdims, dim, keepdim)
         axes = self._axes("all", axis)
         return new_tensor(type(self), sorting.all(self.data, axes, keepdims))
 

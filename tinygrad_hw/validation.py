@@ -169,3 +169,14 @@ def torch_alias(op: str, name: str, value: Any, default: Any, **torch_names: Any
             f"not both (got {names})"
         )
     return next(iter(given.values()), value)
+
+
+def torch_reduction_names(
+    op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any, axis_default: Any = None
+) -> tuple[Any, Any]:
+    """A reduction's ``(axis, keepdims)``, either given under numpy's names or under PyTorch's
+    ``dim=`` and ``keepdim=`` (``torch_alias`` on each)."""
+    return (
+        torch_alias(op, "axis", axis, axis_default, dim=dim),
+        torch_alias(op, "keepdims", keepdims, False, keepdim=keepdim),
+    )

@@ -30,3 +30,7 @@ def copy(a: np.ndarray) -> np.ndarray:
 
 def argmax(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
     return np.argmax(a, axis=axis, keepdims=keepdims)
+
+
+def argmin(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
+    return np.argmin(a, axis=axis, keepdims=keepdims)

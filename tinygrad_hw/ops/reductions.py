@@ -25,7 +25,8 @@ def _expand(xp, g, shape: tuple[int, ...], axis: Axes):
     return xp.broadcast_to(xp.reshape(g, kept_shape(shape, axis)), shape)
 
 
-def _count(shape: tuple[int, ...], axis: Axes) -> int:
+def reduced_count(shape: tuple[int, ...], axis: Axes) -> int:
+    """How many elements each reduced slice holds (1 for axis=())."""
     return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
 
 
@@ -40,7 +41,7 @@ mean = primitive(
     lambda xp, x, *, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
     [
         lambda xp, g, out, x, *, axis, keepdims: _expand(
-            xp, g / _count(x.shape, axis), x.shape, axis
+            xp, g / reduced_count(x.shape, axis), x.shape, axis
         )
     ],
 )

@@ -1,4 +1,4 @@
-"""Array functions with no gradient: orderings (argsort, argmin) and truth tests (any, all,
+"""Array functions with no gradient: orderings (argsort) and truth tests (any, all,
 isnan, isfinite), plus the index that gathers along an axis by a permutation.
 
 They live in the ops package with every other array call of the library; the Tensor layer
@@ -30,10 +30,6 @@ def along_axis_index(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     grid = list(np.indices(indices.shape, sparse=True))
     grid[axis] = indices
     return tuple(grid)
-
-
-def argmin(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(a, axis=axis, keepdims=keepdims)
 
 
 # Truth tests return ndarrays, 0-d ones included (numpy gives a bare np.bool_ there).

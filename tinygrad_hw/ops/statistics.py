@@ -13,18 +13,7 @@ inputs with zeros, so both are exact at zeros, to every order.
 """
 
 from tinygrad_hw.ops.primitive import primitive
-from tinygrad_hw.ops.reductions import kept_shape
-
-Axes = tuple[int, ...] | None
-
-
-def reduced_count(shape: tuple[int, ...], axis: Axes) -> int:
-    """How many elements each reduced slice holds (1 for axis=())."""
-    count = 1
-    for i, n in enumerate(shape):
-        if axis is None or i in axis:
-            count *= n
-    return count
+from tinygrad_hw.ops.reductions import Axes, kept_shape, reduced_count
 
 
 # ------------------------------------------------------------------ variance, deviation
