@@ -1,27 +1,35 @@
-"""Command line: ``python -m models {list, run NAME, report}``.
+"""Command line: ``python -m models {list, run NAME, report}`` (or ``tinygrad-hw ...``).
+
+Every option is checked before anything runs (models/options.py), and every run and report
+ends by printing where its files are. ``--quick`` runs go to ``runs/quick/``, so they never
+overwrite a full run.
 
 Exit status: 0 done, 2 bad arguments or missing data (the message says what to do),
-130 stopped by Ctrl-C (after saving; the message gives the --resume command).
+130 stopped by Ctrl-C (after saving; the message gives the --resume command), 141 when the
+reader of the output went away (``... | head -3``): quietly, as other Unix tools do.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from models import registry
-from models.runner import Interrupted, run_experiment
+from models import options, registry
+from models.runner import Interrupted, default_out, run_experiment
 from tinygrad_hw.datasets import DATASETS
 from tinygrad_hw.errors import TinygradHWError
 
-EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m models") -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="python -m models", description="Run the seed reports' experiments on tinygrad_hw."
+        prog=prog, description="Run the seed reports' experiments on tinygrad_hw."
     )
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the experiments")
@@ -29,16 +37,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("name", help="an experiment from `python -m models list`")
     _add_run_options(run)
     report = commands.add_parser("report", help="run every experiment, write a markdown table")
-    report.add_argument("--quick", action="store_const", const=True, default=False)
-    report.add_argument("--out", default="runs/report.md", help="default runs/report.md")
+    report.add_argument(
+        "--quick", action="store_const", const=True, default=False,
+        help="every experiment in seconds; writes runs/quick/report.md",
+    )  # fmt: skip
+    report.add_argument(
+        "--out", help="the table (default runs/report.md, --quick: runs/quick/report.md); "
+        "the run folders go next to it",
+    )  # fmt: skip
     return top
 
 
 RUN_HELP = (
     "Train one experiment; writes metrics.json, curves.png and checkpoint.npz into --out "
-    "(default runs/NAME). Options left out take the experiment's own defaults (the seed "
-    "report's hyperparameters). With --resume the checkpoint's settings are kept and only "
-    "--epochs/--steps may be raised."
+    "(default runs/NAME, or runs/quick/NAME with --quick). Options left out take the "
+    "experiment's own defaults (the seed report's hyperparameters). With --resume the "
+    "checkpoint's settings are kept and only --epochs/--steps may be raised."
 )
 
 
@@ -55,7 +69,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
         help="an experiment option, e.g. --set reg=0.001 (see metrics.json's hyperparameters)",
     )  # fmt: skip
-    run.add_argument("--out", help="output folder (default runs/NAME)")
+    run.add_argument("--out", help="output folder (default runs/NAME, --quick: runs/quick/NAME)")
     run.add_argument("--quick", action="store_const", const=True, default=False,
                      help="500 train / 200 test rows, 2 epochs or 200 steps: seconds")  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
@@ -102,18 +116,53 @@ def list_experiments() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def files_line(folder: Path) -> str:
+    """``files in runs/quick/seed000: checkpoint.npz, curves.png, metrics.json``."""
+    names = sorted(path.name for path in Path(folder).iterdir() if path.is_file())
+    return f"files in {folder}: {', '.join(names)}"
+
+
+def run_command(args: argparse.Namespace) -> None:
+    exp = registry.get(args.name)
+    overrides = overrides_from(args)
+    if args.resume:
+        options.check_values(exp, overrides)  # the rest is the checkpoint's (runner checks)
+    else:
+        options.check_overrides(exp, overrides, args.quick)
+    out = Path(args.out) if args.out else default_out(exp.name, args.quick)
+    result = run_experiment(exp, overrides, args.quick, out, args.resume)
+    print(files_line(result.out))
+
+
+def report_command(args: argparse.Namespace) -> None:
+    from models.report import write_report  # imported here: only `report` needs it
+
+    default = Path("runs") / ("quick" if args.quick else "") / "report.md"
+    out = Path(args.out) if args.out else default
+    print(write_report(args.quick, out, log=sys.stderr), end="")
+    print(f"wrote {out}; the runs are in {out.parent}/NAME")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m models") -> int:
+    """Run the command line ``argv`` (default sys.argv[1:]); returns the exit status."""
+    try:
+        return _main(parser(prog).parse_args(argv))
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and none at exit when Python
+        # flushes stdout again, so stdout now points at /dev/null.
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # no file descriptor
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             print(list_experiments())
         elif args.command == "run":
-            exp = registry.get(args.name)
-            run_experiment(exp, overrides_from(args), args.quick, args.out, args.resume)
+            run_command(args)
         else:
-            from models.report import write_report  # imported here: only `report` needs it
-
-            print(write_report(args.quick, args.out, log=sys.stderr))
+            report_command(args)
     except Interrupted as stop:
         print("\n" + stop.message, file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -101,6 +101,7 @@ class Experiment:
     log_every: ClassVar[int] = 1000
     record_steps: ClassVar[bool] = False  # keep every step's loss in metrics.json
     plot_chance: ClassVar[bool] = False  # draw the chance level (ln K, 1/K) on the curves
+    has_test_set: ClassVar[bool] = True  # False: the "test" rows are the training rows
     defaults: ClassVar[dict[str, Any]] = {}
     quick_defaults: ClassVar[dict[str, Any]] = {}
 
@@ -132,6 +133,15 @@ class Experiment:
             raise ArgumentError(
                 f"{self.name} counts {right}, not {wrong}: use --{right} instead of --{wrong}"
             )
+
+    def option_names(self) -> set[str]:
+        """The ``--set`` keys this experiment reads (those of its defaults' options)."""
+        names = set(self.defaults.get("options", {})) | set(self.quick_defaults.get("options", {}))
+        return names | ({"log_every"} if self.schedule == "iterations" else set())
+
+    def check_config(self, cfg: Config) -> None:
+        """Raise ArgumentError for a config this experiment cannot run (before any data is
+        loaded); experiments that read ``classes`` check them here."""
 
     def rounds(self, cfg: Config) -> int:
         """Rounds of training: epochs, or blocks of ``log_every`` steps."""

@@ -27,6 +27,7 @@ from tinygrad_hw.nn import Linear, Module
 from tinygrad_hw.nn import functional as F
 
 SAMPLES = 16  # test digits shown in samples.png
+DIGITS = 10  # every data set here (MNIST, Fashion-MNIST, digits) has classes 0-9
 
 
 class LogisticRegression(Experiment):
@@ -46,6 +47,9 @@ class LogisticRegression(Experiment):
         "options": {"lam": 1e-3},
     }
     quick_defaults: ClassVar[dict[str, Any]] = {"steps": 200}
+
+    def check_config(self, cfg: Config) -> None:
+        _two_classes(cfg.classes)
 
     def load_data(self, cfg: Config, streams: dict[str, np.random.Generator]) -> Data:
         """The rows of the two digits only, relabelled 0 (first digit) and 1 (second)."""
@@ -100,7 +104,9 @@ class LogisticRegression(Experiment):
     def extra_outputs(self, out: Path, model: Module, data: Data, metrics: dict) -> None:
         """loss_per_step.png (the report's loss plot) and samples.png."""
         title = f"logistic regression, {data.note}: average training loss per step"
-        ylabel = "average loss: mean BCE + (lambda/2) ||w||^2"
+        if metrics["hyperparameters"].get("quick"):
+            title += f" (--quick: {len(data.x_train)} training rows)"
+        ylabel = r"average loss: mean BCE + $\frac{\lambda}{2}\|w\|^2$"
         path = Path(out) / "loss_per_step.png"
         plots.plot_step_losses(metrics["step_losses"], title, path, ylabel)
         digits = _two_classes(tuple(metrics["hyperparameters"]["classes"]))
@@ -120,6 +126,12 @@ def _two_classes(classes: tuple[int, ...]) -> tuple[int, int]:
     if len(classes) != 2 or classes[0] == classes[1]:
         raise ArgumentError(
             f"seed002 needs two different digits, e.g. --classes 4,9; got {classes}"
+        )
+    wrong = [c for c in classes if not 0 <= c < DIGITS]
+    if wrong:
+        raise ArgumentError(
+            f"--classes: seed002's classes are digits 0 to {DIGITS - 1}; "
+            f"got {wrong[0]} in {classes}"
         )
     return int(classes[0]), int(classes[1])
 

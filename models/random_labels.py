@@ -48,6 +48,9 @@ class RandomLabels(Experiment):
     }
     quick_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "batch_size": 50}
 
+    def check_config(self, cfg: Config) -> None:
+        _classes(cfg)
+
     def load_data(self, cfg: Config, streams: dict[str, np.random.Generator]) -> Data:
         """The images of the data set, with labels drawn from the run's own label stream."""
         k = _classes(cfg)

@@ -2,8 +2,9 @@
 
 Each row gives the seed report's own figure (often on other data, sometimes contradicted by
 the maths), an independent reference (PyTorch on the same mnist5k split, 3 seeds), and what
-this run got. Run folders go next to the table: ``<dir>/<name>`` (``<dir>/quick/<name>``
-with --quick).
+this run got. Run folders go next to the table, ``<dir>/<name>``: by default
+``runs/report.md`` and ``runs/NAME``, or with --quick ``runs/quick/report.md`` and
+``runs/quick/NAME`` (so a quick report replaces neither the full table nor the full runs).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def ours(name: str, metrics: dict[str, Any]) -> str:
 def write_report(quick: bool, out: str | Path, log: Any = None) -> str:
     """Run every entry, write the markdown table to ``out`` atomically, and return it."""
     out = Path(out)
-    folder = out.parent / "quick" if quick else out.parent
+    folder = out.parent
     folder.mkdir(parents=True, exist_ok=True)
     lines = [_title(quick), "", HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for entry in ENTRIES:

@@ -272,12 +272,14 @@ class Run:
     def write_curves(self) -> None:
         x_key = "epoch" if self.exp.schedule == "epochs" else "step"
         chance = self.data.classes if self.exp.plot_chance else None
+        title = self.exp.figure_title(self.data)
+        if self.cfg.quick:
+            rows = f"{len(self.data.x_train)} train"
+            if self.exp.has_test_set:
+                rows += f" / {len(self.data.x_test)} test"
+            title += f" (--quick: {rows} rows)"
         plots.plot_curves(
-            self.progress.history,
-            self.exp.figure_title(self.data),
-            self.out / CURVES,
-            x_key,
-            chance,
+            self.progress.history, title, self.out / CURVES, x_key, chance, self.exp.has_test_set
         )
 
     def finish(self) -> RunResult:
@@ -336,6 +338,11 @@ def resume_command(exp: Experiment, cfg: Config, out: Path) -> str:
     return f"python -m models run {exp.name} --out {shlex.quote(str(out))} {length} --resume"
 
 
+def default_out(name: str, quick: bool) -> Path:
+    """``runs/NAME``, or ``runs/quick/NAME`` for --quick (which must not replace a full run)."""
+    return Path("runs") / "quick" / name if quick else Path("runs") / name
+
+
 def run_experiment(
     exp: Experiment,
     overrides: dict[str, Any] | None = None,
@@ -345,8 +352,9 @@ def run_experiment(
     stream: TextIO | None = None,
 ) -> RunResult:
     """Train ``exp`` (fresh, or from ``out``'s checkpoint with ``resume``) and write its
-    outputs into ``out`` (default ``runs/<name>``). Raises :class:`Interrupted` on Ctrl-C."""
-    out = Path(out) if out is not None else Path("runs") / exp.name
+    outputs into ``out`` (default ``runs/<name>``, or ``runs/quick/<name>`` with ``quick``).
+    Raises :class:`Interrupted` on Ctrl-C."""
+    out = Path(out) if out is not None else default_out(exp.name, quick)
     cfg = resolve_config(exp, overrides or {}, quick, out, resume)
     run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out))
     if resume:

@@ -74,6 +74,7 @@ class Toy(Experiment):
     reference = "closed form (p - y) / N, labels [1, 0]: J 0.6931 -> 0.4741 -> 0.3477"
     schedule = "iterations"
     log_every = 1
+    has_test_set = False  # it evaluates on its two training rows
     defaults: ClassVar[dict[str, Any]] = {
         "steps": 2,
         "batch_size": 0,
@@ -82,13 +83,17 @@ class Toy(Experiment):
         "classes": (1, 0),
     }
 
-    def load_data(self, cfg: Config, streams: dict[str, np.random.Generator]) -> Data:
-        """X = I (2x2); ``--classes a,b`` gives the labels of rows 0 and 1 (default 1,0)."""
+    def check_config(self, cfg: Config) -> None:
         labels = np.array(cfg.classes, dtype=np.int64)
         if labels.shape != (2,) or not np.isin(labels, (0, 1)).all():
             raise ArgumentError(
                 f"seed003-toy: --classes must be two labels in {{0, 1}}, got {cfg.classes}"
             )
+
+    def load_data(self, cfg: Config, streams: dict[str, np.random.Generator]) -> Data:
+        """X = I (2x2); ``--classes a,b`` gives the labels of rows 0 and 1 (default 1,0)."""
+        self.check_config(cfg)
+        labels = np.array(cfg.classes, dtype=np.int64)
         x = np.eye(2)
         return Data(x, labels, x, labels, 2, f"X = I, labels {labels.tolist()}")
 

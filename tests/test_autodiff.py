@@ -2,6 +2,7 @@
 
 import gc
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -162,6 +163,20 @@ def test_anomaly_mode_names_the_op_and_the_call_site():
         x.log()  # log(-1) = nan
     with np.errstate(invalid="ignore"):  # outside anomaly mode: numpy's nan, no error
         assert np.isnan(x.log().data[1])
+
+
+def test_anomaly_mode_raises_its_error_without_numpy_warnings_first():
+    x = Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning would fail the test
+        with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match="'log'"):
+            x.log()  # log(0) = -inf: numpy alone warns "divide by zero"
+        with tg.detect_anomaly():
+            y = x.sqrt().sum()
+            with pytest.raises(tg.AnomalyError, match="sqrt"):
+                y.backward()  # 1 / (2 sqrt(0)): numpy alone warns too
+    with pytest.warns(RuntimeWarning, match="divide by zero"):  # restored after the block
+        np.log(np.zeros(1))
 
 
 def test_anomaly_mode_catches_nan_in_backward():

@@ -352,3 +352,15 @@ def test_check_layer_grads_argument_errors():
 
     with pytest.raises(tg.GraphError, match="'x' does not depend on any parameter"):
         check_layer_grads(with_data, params, {"x": np.ones(3)})
+
+
+def test_tensors_are_accepted_for_params_and_manual_grads_and_left_untouched():
+    loss_fn, params, grads, _ = least_squares(seed=1, n=5, m=3, k=2)
+    as_tensors = {name: Tensor(value.copy(), requires_grad=True) for name, value in params.items()}
+    report = check_backprop(loss_fn, as_tensors, {k: Tensor(g) for k, g in grads.items()})
+    assert report.ok
+    flipped = check_backprop(loss_fn, as_tensors, {k: Tensor(-g) for k, g in grads.items()})
+    assert flipped["W"].diagnosis == "sign"
+    for name, tensor in as_tensors.items():  # the caller's tensors: no gradient, same values
+        assert tensor.grad is None
+        np.testing.assert_array_equal(tensor.data, params[name])

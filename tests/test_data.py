@@ -2,6 +2,8 @@
 
 import gzip
 import itertools
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from tinygrad_hw.data import (
     stratified_split_indices,
 )
 from tinygrad_hw.errors import ArgumentError, DataError, DTypeError, MissingDataError, ShapeError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- minibatches
 
@@ -266,3 +270,23 @@ def test_unsupported_dtypes_are_refused(tmp_path, array):
 def test_zero_dimensional_arrays_are_refused(tmp_path):
     with pytest.raises(ShapeError, match="dimensions"):
         save_idx(tmp_path / "x", np.uint8(3))
+
+
+def test_the_package_gives_datasets_data_and_testing_without_extra_imports():
+    code = (
+        "import tinygrad_hw as tg; "
+        "print(tg.datasets.mnist5k.__name__, tg.data.minibatches.__name__, "
+        "tg.testing.tensors.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.split() == ["mnist5k", "minibatches", "tensors"], done.stderr
+
+
+def test_tg_testing_without_hypothesis_says_what_to_install():
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"  # as if it were not installed
+        "import tinygrad_hw as tg\n"
+        "try:\n    tg.testing\nexcept tg.MissingDataError as e:\n    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "pip install hypothesis" in done.stdout, done.stderr

@@ -162,3 +162,35 @@ def test_render_with_the_real_dot(tmp_path):
     assert "<svg" in svg and ">matmul<" in svg
     png = render(loss, tmp_path / "graph.png", format="png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_the_format_follows_the_file_name(tmp_path, monkeypatch):
+    fake_dot(tmp_path, "sys.stdout.write(sys.argv[1])")  # writes the -T option it was given
+    monkeypatch.setenv("PATH", str(tmp_path))
+    loss, _, _, _, _ = small_network()
+    for name, expected in (("g.png", "-Tpng"), ("g.PDF", "-Tpdf"), ("g.svg", "-Tsvg")):
+        assert render(loss, tmp_path / name).read_text() == expected
+    assert render(loss, tmp_path / "g", format="png").read_text() == "-Tpng"  # no suffix
+    assert render(loss, tmp_path / "g.dot").read_text() == "-Tsvg"  # unknown suffix: svg
+    with pytest.raises(tg.ArgumentError, match=r"format='svg' but the file name 'g.png'"):
+        render(loss, tmp_path / "g.png", format="svg")
+
+
+def test_jupyter_shows_the_picture_when_dot_is_there(tmp_path, monkeypatch):
+    fake_dot(tmp_path, "sys.stdout.write('<svg>' + str(len(sys.stdin.read())) + '</svg>')")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    loss, _, _, _, _ = small_network()
+    dot = loss.graph()
+    assert isinstance(dot, str) and dot == to_dot(loss)  # still the DOT text
+    assert dot._repr_svg_() == f"<svg>{len(dot)}</svg>"
+    bundle = dot._repr_mimebundle_()
+    assert bundle == {"text/plain": str(dot), "image/svg+xml": f"<svg>{len(dot)}</svg>"}
+
+
+def test_jupyter_shows_the_dot_text_without_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no dot
+    loss, _, _, _, _ = small_network()
+    dot = loss.graph()
+    assert dot._repr_svg_() is None
+    assert dot._repr_mimebundle_() == {"text/plain": str(dot)}
+    assert "digraph tinygrad_hw" in dot._repr_mimebundle_()["text/plain"]

@@ -173,7 +173,7 @@ def test_report_writes_a_markdown_table(tmp_path, monkeypatch, capsys):
     assert table in capsys.readouterr().out
     rows = [line for line in table.splitlines() if line.startswith("| seed")]
     assert [row.split(" | ")[0] for row in rows] == ["| seed003-toy", "| seed002-4v9"]
-    metrics = json.loads((tmp_path / "quick" / "seed002-4v9" / METRICS).read_text())
+    metrics = json.loads((tmp_path / "seed002-4v9" / METRICS).read_text())  # next to it
     assert f"test {metrics['epochs'][-1]['test_acc']:.3f}" in rows[1]
 
 

@@ -113,3 +113,14 @@ def test_reshape_transpose_flatten_accept_both_spellings():
 def test_iteration_yields_rows():
     rows = list(Tensor(np.arange(6.0).reshape(3, 2)))
     assert [r.shape for r in rows] == [(2,)] * 3
+
+
+def test_repr_shows_small_tensors_and_summarises_large_ones_on_one_line():
+    small = repr(Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True))
+    assert small == "Tensor([[1. 2.]\n        [3. 4.]], dtype=float64, requires_grad=True)"
+    weights = np.linspace(-0.5, 1.5, 784 * 100, dtype=np.float32).reshape(784, 100)
+    weights[0, 0] = np.nan
+    big = repr(Tensor(weights, requires_grad=True))
+    assert "\n" not in big and len(big) < 120
+    assert big.startswith("Tensor(shape=(784, 100), dtype=float32, requires_grad=True, min=-0.5")
+    assert "max=1.5" in big and "not finite=1" in big

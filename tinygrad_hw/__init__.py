@@ -1,11 +1,15 @@
 """tinygrad_hw: a small, readable reverse-mode autograd on numpy, for learning and checking
 backpropagation.
 
-``tinygrad_hw.testing`` (Hypothesis strategies and gradient assertions) is imported on its own,
-so that the library needs only numpy.
+``tinygrad_hw.testing`` (Hypothesis strategies and gradient assertions) is imported the first
+time ``tg.testing`` is used (or ``import tinygrad_hw.testing``), so that the library needs
+only numpy and Hypothesis is needed only by those who test with it.
 """
 
-from tinygrad_hw import checkpoint, func, graph, nn, ops, optim
+import importlib
+from types import ModuleType
+
+from tinygrad_hw import checkpoint, data, datasets, func, graph, nn, ops, optim
 from tinygrad_hw.check_backprop import (
     BackpropReport,
     check_backprop,
@@ -146,6 +150,21 @@ from tinygrad_hw.tensor import Tensor
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> ModuleType:
+    """``tg.testing`` imports tinygrad_hw.testing on first use (it needs Hypothesis)."""
+    if name == "testing":
+        try:
+            return importlib.import_module("tinygrad_hw.testing")
+        except ModuleNotFoundError as error:
+            if error.name != "hypothesis":
+                raise
+            raise MissingDataError(
+                "tg.testing needs Hypothesis: pip install hypothesis (or pip install -e '.[test]')"
+            ) from None
+    raise AttributeError(f"module 'tinygrad_hw' has no attribute {name!r}")
+
+
 __all__ = [
     "AnomalyError",
     "ArgumentError",
@@ -190,6 +209,8 @@ __all__ = [
     "cosh",
     "cumprod",
     "cumsum",
+    "data",
+    "datasets",
     "detect_anomaly",
     "diag",
     "diagonal",

@@ -212,15 +212,19 @@ def _context(rtol: Any, atol: Any, batch_size: Any) -> DiagnosisContext:
 
 
 def _arrays(mapping: Any, what: str) -> dict[str, np.ndarray]:
-    """The mapping's arrays, checked: numpy arrays of real numbers, under string names."""
+    """The mapping's arrays, checked: numpy arrays (or Tensors: their ``.data``) of real
+    numbers, under string names."""
     if not isinstance(mapping, Mapping):
         raise DTypeError(f"{what} must be a dict name -> numpy array, got {type(mapping).__name__}")
+    arrays = {}
     for name, value in mapping.items():
-        if not isinstance(value, np.ndarray):
+        array = value.data if isinstance(value, Tensor) else value  # a model's parameters
+        if not isinstance(array, np.ndarray):
             raise DTypeError(f"{what}[{name!r}] is a {type(value).__name__}, not a numpy array")
-        if value.dtype.kind not in "biuf":
-            raise DTypeError(f"{what}[{name!r}] has dtype {value.dtype}: real numbers needed")
-    return dict(mapping)
+        if array.dtype.kind not in "biuf":
+            raise DTypeError(f"{what}[{name!r}] has dtype {array.dtype}: real numbers needed")
+        arrays[name] = array
+    return arrays
 
 
 def _same_names(params: dict[str, np.ndarray], manual: dict[str, np.ndarray]) -> None:

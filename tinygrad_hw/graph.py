@@ -6,6 +6,10 @@ tensor. ``to_dot`` walks those nodes iteratively (a 100,000-op chain is fine) an
 DOT node per op, an edge from each input to the op that used it (twice for ``x * x``), leaves
 as boxes with their gradient once it is computed, and the result with a double border.
 
+In Jupyter the text shows as the picture: ``to_dot`` (and ``Tensor.graph()``) return a
+:class:`Dot`, a ``str`` whose ``_repr_svg_`` and ``_repr_mimebundle_`` give the SVG drawn by
+Graphviz when its ``dot`` program is installed, and the DOT text otherwise.
+
 Two limits follow from what the tape keeps:
 - backward() frees the graph (each node drops its inputs to release the saved arrays), so
   call ``to_dot`` before backward(), or call ``backward(retain_graph=True)``;
@@ -36,7 +40,25 @@ FORMATS = ("svg", "png", "pdf")
 _LEAF_STYLE = 'shape=box, style=filled, fillcolor="#dbe9f6"'
 
 
-def to_dot(tensor: Tensor, names: Mapping[Any, Any] | None = None) -> str:
+class Dot(str):
+    """DOT text (a ``str``) that Jupyter draws: the SVG from Graphviz when ``dot`` is on PATH,
+    else the text itself."""
+
+    def _repr_svg_(self) -> str | None:
+        program = shutil.which("dot")
+        if program is None:
+            return None  # Jupyter then shows the text
+        return _run_dot(program, "svg", self).decode()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        bundle = {"text/plain": str(self)}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
+
+
+def to_dot(tensor: Tensor, names: Mapping[Any, Any] | None = None) -> Dot:
     """The recorded graph of ``tensor`` as Graphviz DOT text (``dot -Tsvg`` draws it).
 
     Nodes are numbered n0, n1, ... inputs first. ``names`` labels tensors of the graph, as a
@@ -54,23 +76,24 @@ def to_dot(tensor: Tensor, names: Mapping[Any, Any] | None = None) -> str:
     for node in order:
         lines += [f"  {ids[id(p)]} -> {ids[id(node)]};" for p in node.parents if p is not None]
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return Dot("\n".join(lines) + "\n")
 
 
 def render(
     tensor: Tensor,
     path: str | Path,
-    format: str = "svg",
+    format: str | None = None,
     names: Mapping[Any, Any] | None = None,
 ) -> Path:
     """Draw the graph of ``tensor`` into ``path`` with Graphviz's ``dot`` program.
 
-    Only the ``dot`` program is needed (no Python package): the DOT text goes to its stdin
-    and the picture, read from its stdout, is written atomically, so ``path`` never holds half
-    a file. Raises MissingDataError saying what to install when ``dot`` is not on PATH.
+    The format follows the file name (``graph.png`` is PNG; svg, png, pdf), or ``format``
+    when the name has no such suffix. Only the ``dot`` program is needed (no Python
+    package): the DOT text goes to its stdin and the picture, read from its stdout, is
+    written atomically, so ``path`` never holds half a file. Raises MissingDataError saying
+    what to install when ``dot`` is not on PATH.
     """
-    if format not in FORMATS:
-        raise ArgumentError(f"render: format must be one of {FORMATS}, got {format!r}")
+    format = _format_for(Path(path), format)
     program = shutil.which("dot")
     if program is None:
         raise MissingDataError(
@@ -82,6 +105,20 @@ def render(
     picture = _run_dot(program, format, text)
     atomic_write_bytes(path, picture)
     return Path(path)
+
+
+def _format_for(path: Path, format: str | None) -> str:
+    """The picture format: the file's suffix, else ``format``, else svg; both must agree."""
+    suffix = path.suffix.lower().lstrip(".")
+    if format is not None and format not in FORMATS:
+        raise ArgumentError(f"render: format must be one of {FORMATS}, got {format!r}")
+    if suffix in FORMATS:
+        if format is not None and format != suffix:
+            raise ArgumentError(
+                f"render: format={format!r} but the file name {path.name!r} says {suffix!r}"
+            )
+        return suffix
+    return format or "svg"
 
 
 def _run_dot(program: str, format: str, text: str) -> bytes:

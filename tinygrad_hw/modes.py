@@ -10,6 +10,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+import numpy as np
+
 
 class _ThreadModes(threading.local):
     """Each thread starts with recording on and anomaly detection off."""
@@ -46,11 +48,17 @@ def enable_grad() -> AbstractContextManager[None]:
     return _switch("grad_enabled", True)
 
 
-def detect_anomaly() -> AbstractContextManager[None]:
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
     """A block (in this thread) in which the first op whose forward result or backward
     cotangent holds NaN or inf raises AnomalyError, naming the op, its shapes and the line of
-    user code that created it. Off by default; when off it costs one attribute read per op."""
-    return _switch("detect_anomaly", True)
+    user code that created it. Off by default; when off it costs one attribute read per op.
+
+    numpy's own RuntimeWarnings (divide by zero, invalid value, overflow) are silenced in the
+    block (``np.errstate``, which is per thread too): they would only print, before the
+    AnomalyError, a less precise account of the same thing."""
+    with _switch("detect_anomaly", True), np.errstate(all="ignore"):
+        yield
 
 
 def call_site() -> str:

@@ -24,6 +24,22 @@ from tinygrad_hw.tensor_shapes import LayoutMethods
 from tinygrad_hw.tensor_stats import StatisticsMethods
 from tinygrad_hw.validation import explain_failure, matmul_error, to_array
 
+REPR_MAX_VALUES = 100  # larger tensors print a one-line summary
+
+
+def _summary(data: np.ndarray) -> str:
+    """``min=-0.1 max=0.1 mean=0.001`` of the finite values, and how many are not finite."""
+    if data.size == 0:
+        return "empty"
+    finite = data[np.isfinite(data)] if data.dtype.kind in "fc" else data
+    parts = []
+    if finite.size:
+        low, high, mean = (float(f(finite.astype(np.float64))) for f in (np.min, np.max, np.mean))
+        parts.append(f"min={low:.4g}, max={high:.4g}, mean={mean:.4g}")
+    if finite.size < data.size:
+        parts.append(f"not finite={data.size - finite.size}")
+    return ", ".join(parts)
+
 
 class Tensor(
     TensorBase,
@@ -105,7 +121,8 @@ class Tensor(
         return self.data.item()
 
     def graph(self, names: Any = None) -> str:
-        """The recorded graph of this result as Graphviz DOT text (tinygrad_hw.graph.to_dot)."""
+        """The recorded graph of this result as Graphviz DOT text (tinygrad_hw.graph.to_dot);
+        in Jupyter it shows as the picture."""
         from tinygrad_hw.graph import to_dot  # graph.py imports this module: import at call time
 
         return to_dot(self, names)
@@ -120,8 +137,13 @@ class Tensor(
         return Tensor(self.data)
 
     def __repr__(self) -> str:
+        """The values when there are at most 100 in at most 2 axes; else one line with the
+        shape and a summary (a 784x100 weight must not fill a notebook cell)."""
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(self.data, prefix='Tensor(')}, dtype={self.dtype}{grad})"
+        if self.data.size <= REPR_MAX_VALUES and self.ndim <= 2:
+            values = np.array2string(self.data, prefix="Tensor(")
+            return f"Tensor({values}, dtype={self.dtype}{grad})"
+        return f"Tensor(shape={self.shape}, dtype={self.dtype}{grad}, {_summary(self.data)})"
 
     def __len__(self) -> int:
         if self.ndim == 0:
