@@ -1,4 +1,5 @@
-"""Command line: ``python -m models {list, run NAME, report}`` (or ``tinygrad-hw ...``).
+"""Command line: ``python -m models {list, run NAME, sweep NAME, report}`` (or
+``tinygrad-hw ...``).
 
 Every option is checked before anything runs (models/options.py), and every run and report
 ends by printing where its files are. ``--quick`` runs go to ``runs/quick/``, so they never
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +23,10 @@ from typing import Any
 
 from models import options, registry
 from models.runner import Interrupted, default_out, run_experiment
+from models.sweep import SWEEP_JSON, SWEEP_PLOT, SWEEP_TABLE, sweep, table
+from models.sweep import default_folder as default_sweep_folder
 from tinygrad_hw.datasets import DATASETS
-from tinygrad_hw.errors import TinygradHWError
+from tinygrad_hw.errors import ArgumentError, TinygradHWError
 
 EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
 
@@ -36,6 +40,10 @@ def parser(prog: str = "python -m models") -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train one experiment", description=RUN_HELP)
     run.add_argument("name", help="an experiment from `python -m models list`")
     _add_run_options(run)
+    sweep = commands.add_parser("sweep", help="one run per combination of values and seeds",
+                                description=SWEEP_HELP)  # fmt: skip
+    sweep.add_argument("name", help="an experiment from `python -m models list`")
+    _add_sweep_options(sweep)
     report = commands.add_parser("report", help="run every experiment, write a markdown table")
     report.add_argument(
         "--quick", action="store_const", const=True, default=False,
@@ -73,6 +81,53 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quick", action="store_const", const=True, default=False,
                      help="500 train / 200 test rows, 2 epochs or 200 steps: seconds")  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+
+
+SWEEP_HELP = (
+    "Run the experiment once per combination of the swept values (--lr, each --set "
+    "KEY=V1,V2) and --seeds, each in its own folder under --out (default runs/sweeps/NAME), "
+    "then write sweep.json, sweep.md (mean and spread over seeds) and sweep.png. Finished "
+    "runs are not rerun: run the same command again to go on after a stop."
+)
+
+
+def _add_sweep_options(sweep: argparse.ArgumentParser) -> None:
+    sweep.add_argument("--lr", type=_float_list, help="learning rates, e.g. 0.1,0.2,0.3")
+    sweep.add_argument("--seeds", type=_int_list, default=[0], help="e.g. 0,1,2 (default 0)")
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="KEY=V1,V2", type=_key_values,
+        help="an experiment option and its values, e.g. --set reg=0.001,0.01",
+    )  # fmt: skip
+    sweep.add_argument("--epochs", type=int, help="passes over the training set, every run")
+    sweep.add_argument("--steps", type=int, help="optimizer steps, every run")
+    sweep.add_argument("--batch-size", type=int, help="rows per step, every run")
+    sweep.add_argument("--data", choices=sorted(DATASETS), help="data set (default mnist5k)")
+    sweep.add_argument("--classes", type=_int_tuple, help="as for run")
+    sweep.add_argument("--quick", action="store_const", const=True, default=False,
+                       help="every run on 500/200 rows (runs/quick/sweeps/NAME)")  # fmt: skip
+    sweep.add_argument("--out", help="the sweep's folder (default runs/sweeps/NAME)")
+    sweep.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    sweep.add_argument("--dask", metavar="tcp://HOST:PORT", help="a Dask scheduler to run on")
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def _int_list(text: str) -> list[int]:
+    return list(_int_tuple(text))
+
+
+def _key_values(text: str) -> tuple[str, list[Any]]:
+    key, sep, values = text.partition("=")
+    if not sep or not key or not values:
+        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., got {text!r}") from None
+    return key, [_key_value(f"{key}={value}")[1] for value in values.split(",")]
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -134,6 +189,24 @@ def run_command(args: argparse.Namespace) -> None:
     print(files_line(result.out))
 
 
+def sweep_command(args: argparse.Namespace, command: str) -> None:
+    swept: dict[str, list[Any]] = {}
+    if args.lr is not None:
+        swept["lr"] = args.lr
+    for key, values in args.set:
+        if key in swept or key in ("seed", "seeds"):
+            raise ArgumentError(f"--set {key}: give it once (seeds go in --seeds)")
+        swept[key] = values
+    names = ("epochs", "steps", "batch_size", "data", "classes")
+    fixed = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    result = sweep(
+        args.name, swept, args.seeds, fixed, args.quick, args.out, args.jobs, args.dask, command
+    )
+    folder = Path(args.out) if args.out else default_sweep_folder(args.name, args.quick)
+    print(table(list(result["swept"]), result["groups"]), end="")
+    print(f"files in {folder}: {SWEEP_JSON}, {SWEEP_TABLE}, {SWEEP_PLOT}, and a folder per run")
+
+
 def report_command(args: argparse.Namespace) -> None:
     from models.report import write_report  # imported here: only `report` needs it
 
@@ -145,8 +218,9 @@ def report_command(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m models") -> int:
     """Run the command line ``argv`` (default sys.argv[1:]); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _main(parser(prog).parse_args(argv))
+        return _main(parser(prog).parse_args(argv), shlex.join([*prog.split(), *argv]))
     except BrokenPipeError:
         # The reader went away (`| head`): no traceback, and none at exit when Python
         # flushes stdout again, so stdout now points at /dev/null.
@@ -155,12 +229,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m models") -> i
         return EXIT_BROKEN_PIPE
 
 
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, command: str) -> int:
     try:
         if args.command == "list":
             print(list_experiments())
         elif args.command == "run":
             run_command(args)
+        elif args.command == "sweep":
+            sweep_command(args, command)
         else:
             report_command(args)
     except Interrupted as stop:

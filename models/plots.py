@@ -18,12 +18,19 @@ matplotlib.use("Agg")  # before pyplot: headless servers and CI have no display
 
 import matplotlib.pyplot as plt  # the backend must be chosen before pyplot is imported
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tinygrad_hw.atomic import atomic_write_bytes
 
 PathLike = str | os.PathLike[str]
 TITLE_WIDTH = 90  # characters per title line: longer titles wrap instead of leaving the figure
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure outside pyplot's global list (so runs in several threads of one process, as
+    on a Dask worker, cannot mix their figures up), laid out so nothing overlaps."""
+    return Figure(figsize=figsize, layout="constrained")
 
 
 def wrapped(title: str, width: int = TITLE_WIDTH) -> str:
@@ -63,7 +70,8 @@ def plot_curves(
     """
     x = [row[x_key] for row in epochs]
     xlabel = "epoch" if x_key == "epoch" else "iterations (optimizer steps)"
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    fig = new_figure((10, 4.2))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, key, name in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
         ax.plot(x, [row[f"train_{key}"] for row in epochs], "o-", ms=3, label=f"train {name}")
         if has_test:
@@ -86,7 +94,8 @@ def plot_step_losses(
     losses: Sequence[float], title: str, path: PathLike, ylabel: str = "average loss"
 ) -> None:
     """The average training loss at each optimisation step (seed 002's loss plot)."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
     ax.plot(np.arange(len(losses)), losses, lw=1.2)
     ax.set_xlabel("number of training steps")
     integer_ticks(ax)
@@ -103,9 +112,8 @@ def plot_samples(
     n = len(images)
     cols = min(n, 8)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(1.4 * cols, 1.6 * rows + 0.4), squeeze=False, layout="constrained"
-    )
+    fig = new_figure((1.4 * cols, 1.6 * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False)
     side = math.isqrt(images.shape[1])
     for ax, image, pred, true in zip(axes.flat, images, predicted, actual, strict=False):
         ax.imshow(image.reshape(side, side), cmap="gray_r")
@@ -119,3 +127,65 @@ def plot_samples(
 def _legends(*axes: Any) -> None:
     for ax in axes:
         ax.legend(fontsize=8)
+
+
+AXIS_NAMES = {"lr": "learning rate", "batch_size": "batch size"}
+
+
+def plot_sweep(
+    groups: Sequence[dict[str, Any]], swept: Sequence[str], title: str, path: PathLike
+) -> None:
+    """A sweep's final test accuracy (left) and test loss (right) against the first swept
+    value: the mean over seeds with its standard deviation as error bars and the seeds'
+    range shaded; the training figure's mean dashed. Other swept keys give one line each;
+    non-numeric values are placed evenly, and a log axis is used when they span > 20x."""
+    x_key = swept[0] if swept else None
+    series: dict[str, list[dict[str, Any]]] = {}
+    for group in groups:
+        rest = ", ".join(f"{k}={group['values'][k]}" for k in swept[1:])
+        series.setdefault(rest, []).append(group)
+    fig = new_figure((10, 4.2))
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    positions, ticks, log_x = _sweep_axis(groups, x_key)
+    for index, (label, members) in enumerate(series.items()):
+        color = f"C{index}"
+        xs = [positions[_x_of(g, x_key)] for g in members]
+        for ax, key in ((ax_acc, "acc"), (ax_loss, "loss")):
+            test = [g[f"test_{key}"] for g in members]
+            ax.errorbar(
+                xs, [s["mean"] for s in test], yerr=[s["std"] for s in test], fmt="o-",
+                color=color, capsize=3, label=f"test {label}".strip(),
+            )  # fmt: skip
+            ax.fill_between(
+                xs, [s["min"] for s in test], [s["max"] for s in test], color=color, alpha=0.15
+            )
+            train = [g[f"train_{key}"]["mean"] for g in members]
+            ax.plot(xs, train, "--", color=color, lw=1, label=f"train {label}".strip())
+    for ax, name in ((ax_acc, "final accuracy"), (ax_loss, "final mean cross-entropy")):
+        ax.set_xlabel(AXIS_NAMES.get(x_key, x_key) if x_key else "")
+        ax.set_ylabel(name)
+        if log_x:
+            ax.set_xscale("log")
+        if ticks is not None:
+            ax.set_xticks(list(positions.values()), ticks)
+        ax.grid(alpha=0.3)
+    fig.suptitle(wrapped(title + " (mean ± std over seeds; band: min-max)"))
+    _legends(ax_acc, ax_loss)
+    save_figure(fig, path)
+
+
+def _x_of(group: dict[str, Any], x_key: str | None) -> Any:
+    return group["values"][x_key] if x_key is not None else "defaults"
+
+
+def _sweep_axis(
+    groups: Sequence[dict[str, Any]], x_key: str | None
+) -> tuple[dict[Any, float], list[str] | None, bool]:
+    """Where each value goes on the x axis, tick labels for non-numeric values, log or not."""
+    values = list(dict.fromkeys(_x_of(g, x_key) for g in groups))
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not numeric:
+        return {v: float(i) for i, v in enumerate(values)}, [str(v) for v in values], False
+    positive = all(v > 0 for v in values)
+    log_x = positive and max(values) / min(values) > 20
+    return {v: float(v) for v in values}, [str(v) for v in values], log_x

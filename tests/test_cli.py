@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from models import cli, plots, registry, report
 
@@ -147,8 +148,9 @@ def test_curves_have_integer_ticks_and_a_title_clear_of_everything(drawn):
     title = "seed000: a long experiment title " * 5 + "(--quick: 500 train / 200 test rows)"
     plots.plot_curves(rows(3), title, "unused.png", chance_classes=10)
     fig = drawn[0]
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    canvas = FigureCanvasAgg(fig)  # what savefig draws with
+    canvas.draw()
+    renderer = canvas.get_renderer()
     title_box = fig._suptitle.get_window_extent(renderer)
     assert "--quick" in fig._suptitle.get_text()
     for ax in fig.axes:
