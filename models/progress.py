@@ -1,19 +1,17 @@
-"""A small, honest progress bar: what has been done, the running loss and accuracy, the rate.
+"""Progress within an epoch, drawn by tqdm: a bar on a terminal, a widget in Jupyter.
 
-On a terminal the bar redraws one line with ``\\r`` (at most ten times a second) and the
-finished epoch replaces it with a permanent line; anywhere else (a pipe, a log file, CI) only
-the one line per epoch is written, so logs stay readable. Nothing here guesses: the ETA is
-the measured time per batch so far times the batches left in this epoch.
+The runner prints one permanent line per epoch (or round) whatever happens here; this module
+adds, while the epoch runs, a bar with the running loss and accuracy, the rate and the time
+left (tqdm measures them). It is drawn only where someone watches: on a terminal, or in a
+notebook (as a widget, when ipywidgets is installed). Anywhere else (a pipe, a log file, CI)
+nothing is drawn, so logs hold exactly one line per epoch. tqdm is optional (``pip install
+tqdm``, or the ``progress`` extra): without it only the per-epoch lines are written.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
-
-_REDRAW_EVERY_S = 0.1
-_BAR_WIDTH = 24
+from typing import Any, TextIO
 
 
 def format_seconds(seconds: float) -> str:
@@ -28,11 +26,12 @@ def format_seconds(seconds: float) -> str:
 
 
 class ProgressBar:
-    """Progress of one epoch (or round) of ``total`` batches out of ``rounds``.
+    """Progress of one epoch (or round) of ``total`` batches, ``start_done`` of them done
+    before (a resumed run).
 
-    ``update(loss, correct, count)`` after each batch adds to the running means;
-    ``finish(line)`` ends the epoch with a permanent line (the caller's summary of it).
-    ``tty=None`` asks ``stream.isatty()``.
+    ``update(loss, correct, count)`` after each batch adds to the running means and moves the
+    bar; ``clear()`` removes the bar before the epoch's permanent line is printed.
+    ``tty=None`` asks the stream (and whether this is a notebook); True or False decides.
     """
 
     def __init__(
@@ -44,28 +43,23 @@ class ProgressBar:
         start_done: int = 0,
     ) -> None:
         self.total = max(total, 1)
-        self.label = label
         self.stream = stream if stream is not None else sys.stdout
-        self.tty = _isatty(self.stream) if tty is None else tty
-        self.done = start_done
         self.loss_sum = 0.0
         self.correct = 0
         self.count = 0
-        self._start = time.perf_counter()
-        self._started_at = start_done
-        self._last_draw = 0.0
+        where = _where(self.stream) if tty is None else ("terminal" if tty else None)
+        self.bar = _new_bar(where, self.total, label, self.stream, start_done)
 
     def update(self, loss: float, correct: int, count: int) -> None:
         """Record one batch: its mean loss, how many of its ``count`` rows were right."""
-        self.done += 1
         self.loss_sum += loss * count
         self.correct += correct
         self.count += count
-        now = time.perf_counter()
-        if self.tty and (now - self._last_draw >= _REDRAW_EVERY_S or self.done == self.total):
-            self._last_draw = now
-            self.stream.write("\r" + self.render() + "\x1b[K")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.set_postfix_str(
+                f"loss {self.mean_loss:.4f}  acc {self.accuracy:.3f}", refresh=False
+            )
+            self.bar.update(1)  # redraws at most every tqdm.mininterval (0.1 s)
 
     @property
     def mean_loss(self) -> float:
@@ -75,31 +69,38 @@ class ProgressBar:
     def accuracy(self) -> float:
         return self.correct / self.count if self.count else float("nan")
 
-    def render(self) -> str:
-        """``epoch 3/15 [#########...............]  52/134  loss 0.3121  acc 0.912  4.1s<5.2s``."""
-        filled = int(_BAR_WIDTH * self.done / self.total)
-        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-        elapsed = time.perf_counter() - self._start
-        steps = self.done - self._started_at
-        eta = elapsed / steps * (self.total - self.done) if steps else 0.0
-        return (
-            f"{self.label} [{bar}] {self.done:>{len(str(self.total))}}/{self.total}  "
-            f"loss {self.mean_loss:.4f}  acc {self.accuracy:.3f}  "
-            f"{format_seconds(elapsed)}<{format_seconds(eta)}"
-        )
-
-    def finish(self, line: str) -> None:
-        """Replace the bar (on a terminal) with ``line`` and a newline."""
-        prefix = "\r" if self.tty else ""
-        suffix = "\x1b[K" if self.tty else ""
-        self.stream.write(prefix + line + suffix + "\n")
-        self.stream.flush()
-
     def clear(self) -> None:
-        """Wipe the bar off a terminal line (before printing a message under it)."""
-        if self.tty:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        """Take the bar away (the epoch's permanent line goes where it was)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _where(stream: TextIO) -> str | None:
+    """ "terminal", "notebook" (the stream is a Jupyter kernel's stdout) or None."""
+    if _isatty(stream):
+        return "terminal"
+    if stream is sys.stdout and "ipykernel" in sys.modules:
+        return "notebook"
+    return None
+
+
+def _new_bar(where: str | None, total: int, label: str, stream: TextIO, done: int) -> Any:
+    """A tqdm bar for ``where``, or None: nobody watching, tqdm or ipywidgets missing."""
+    if where is None:
+        return None
+    try:
+        if where == "notebook":
+            import ipywidgets  # noqa: F401  (tqdm's widget needs it; without it: no bar)
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm import tqdm
+    except ImportError:
+        return None
+    options: dict[str, Any] = {"total": total, "initial": done, "desc": label, "leave": False}
+    if where == "terminal":
+        options.update(file=stream, dynamic_ncols=True)
+    return tqdm(**options)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -178,16 +178,44 @@ def test_report_writes_a_markdown_table(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------- progress bar
-def test_progress_bar_redraws_on_a_terminal_only():
-    for tty in (True, False):
-        stream = io.StringIO()
-        bar = ProgressBar(3, "epoch 1/1", stream, tty=tty)
-        for loss, correct in ((2.0, 1), (1.0, 3), (0.0, 4)):
-            bar.update(loss, correct, 4)
-        bar.finish("done")
-        text = stream.getvalue()
-        assert text.endswith("done" + ("\x1b[K" if tty else "") + "\n")
-        assert ("\r" in text) == tty
+def three_batches(bar: ProgressBar) -> ProgressBar:
+    for loss, correct in ((2.0, 1), (1.0, 3), (0.0, 4)):
+        bar.update(loss, correct, 4)
+    return bar
+
+
+def test_progress_bar_is_drawn_by_tqdm_on_a_terminal():
+    pytest.importorskip("tqdm")
+    stream = io.StringIO()
+    bar = three_batches(ProgressBar(3, "epoch 1/1", stream, tty=True))
+    drawn = stream.getvalue()
+    assert "epoch 1/1" in drawn and "\r" in drawn
+    bar.clear()
+    assert bar.bar is None and stream.getvalue() != drawn  # wiped, for the permanent line
     assert bar.mean_loss == pytest.approx(1.0)  # (2 + 1 + 0) * 4 rows / 12 rows
     assert bar.accuracy == pytest.approx(8 / 12)
-    assert "[########################] 3/3" in bar.render()
+
+
+def test_no_bar_in_a_log_and_none_without_tqdm(monkeypatch):
+    stream = io.StringIO()
+    bar = three_batches(ProgressBar(3, "epoch 1/1", stream, tty=False))
+    bar.clear()
+    assert stream.getvalue() == ""  # a pipe or a log file: only the runner's epoch lines
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    bar = three_batches(ProgressBar(3, "epoch 1/1", stream, tty=True))
+    bar.clear()
+    assert stream.getvalue() == "" and bar.mean_loss == pytest.approx(1.0)
+
+
+def test_a_run_on_a_terminal_keeps_one_permanent_line_per_epoch(tmp_path):
+    pytest.importorskip("tqdm")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    run_experiment(registry.get("seed000"), {}, quick=True, out=tmp_path, stream=stream)
+    lines = [line.split("\r")[-1].strip() for line in stream.getvalue().split("\n")]
+    epochs = [line for line in lines if line.startswith("epoch") and "train loss" in line]
+    assert [line.split()[1] for line in epochs] == ["0/2", "1/2", "2/2"]
