@@ -2,11 +2,7 @@
 
 import sys
 
-from models.threads import default_to_one_thread
-
-default_to_one_thread()  # before anything imports numpy
-
-from models.cli import main  # noqa: E402
+from models.console import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m models"))

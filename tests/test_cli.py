@@ -166,3 +166,16 @@ def test_no_test_curve_without_a_test_set(drawn):
         assert [line.get_label() for line in ax.get_lines()] == [
             "train loss" if ax is drawn[0].axes[0] else "train accuracy"
         ]
+
+
+def test_without_matplotlib_the_console_script_says_what_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; sys.argv[1:] = ['list']\n"
+        "from models.console import main; sys.exit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "pip install matplotlib" in done.stderr and "Traceback" not in done.stderr
