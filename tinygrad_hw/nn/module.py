@@ -34,8 +34,16 @@ class Module:
     ``model.forward(x)``.
     """
 
+    assignments = 0  # attribute assignments on any Module: tinygrad_hw.jit re-records after one
+
     def __init__(self) -> None:
         self.training = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A replaced layer or parameter, or a flag forward reads, changes what a step does: a
+        # recorded step (tinygrad_hw.jit) compares this count before each replay.
+        Module.assignments += 1
+        object.__setattr__(self, name, value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
