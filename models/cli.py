@@ -59,6 +59,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quick", action="store_const", const=True, default=False,
                      help="500 train / 200 test rows, 2 epochs or 200 steps: seconds")  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    run.add_argument("--jit", action="store_true", help="record the train step, then replay it")
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -109,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_experiments())
         elif args.command == "run":
             exp = registry.get(args.name)
-            run_experiment(exp, overrides_from(args), args.quick, args.out, args.resume)
+            run_experiment(
+                exp, overrides_from(args), args.quick, args.out, args.resume, jit=args.jit
+            )
         else:
             from models.report import write_report  # imported here: only `report` needs it
 

@@ -311,6 +311,45 @@ def test_two_losses_and_code_after_the_step_replay_exactly():
     assert jitted.replays == 3
 
 
+def _conv_net(extra=()):
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), *extra,
+        nn.Linear(27, 4, rng=1),
+    )  # fmt: skip
+
+
+def _run_models(make_model, count=6):
+    """Eager and jitted steps of two copies of a model on images; returns the jitted step."""
+    rng = np.random.default_rng(0)
+    images = [(rng.random((5, 1, 8, 8)), rng.integers(0, 4, 5)) for _ in range(count)]
+    models = [make_model(), make_model()]
+    steps = [_step_fn(m, _optimizer(m, "adam")) for m in models]
+    steps[1] = tg.jit(steps[1])
+    for x, y in images:
+        for step in steps:
+            step(x, y)
+    _assert_same_parameters(*models)
+    return steps[1]
+
+
+def test_a_conv_net_replays_exactly():
+    # conv, pooling and flatten have no into= variant: computed, then copied into buffers
+    assert _run_models(_conv_net).replays == 4
+
+
+@pytest.mark.parametrize(
+    ("layer", "reason"),
+    [
+        (lambda: nn.Dropout(0.5, rng=3), "random"),
+        (lambda: nn.BatchNorm1d(27), "running statistics"),
+    ],
+)
+def test_dropout_and_batch_norm_run_eagerly(layer, reason):
+    # a fresh mask each step; running statistics updated outside the ops: neither replays
+    with pytest.warns(tg.JitWarning, match=reason):
+        assert _run_models(lambda: _conv_net([layer()])).replays == 0
+
+
 def test_bad_arguments_get_the_library_error():
     with pytest.raises(tg.DTypeError, match="expected a function"):
         tg.jit(3)

@@ -191,3 +191,19 @@ def test_progress_bar_redraws_on_a_terminal_only():
     assert bar.mean_loss == pytest.approx(1.0)  # (2 + 1 + 0) * 4 rows / 12 rows
     assert bar.accuracy == pytest.approx(8 / 12)
     assert "[########################] 3/3" in bar.render()
+
+
+# ---------------------------------------------------------------------- --jit
+def test_jit_run_ends_with_the_eager_weights(tmp_path):
+    # the replayed step runs the eager step's numpy calls in the same order: same bits
+    eager = quiet_run("seed000", tmp_path / "a", epochs=2)
+    jitted = run_experiment(
+        registry.get("seed000"), {"epochs": 2}, True, tmp_path / "b", stream=io.StringIO(), jit=True
+    )
+    assert_same_state(eager, jitted)
+    assert without_timing(eager.metrics["epochs"]) == without_timing(jitted.metrics["epochs"])
+
+
+def test_cli_run_takes_jit(tmp_path, capsys):
+    assert cli.main(["run", "seed000", "--quick", "--jit", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / METRICS).exists()

@@ -102,9 +102,7 @@ class Program:
         return self.values[value]
 
     def _add(self, fn: Callable, args: tuple, kwargs: dict) -> None:
-        if any(type(a) is InputArg for a in args) or any(
-            type(v) is InputArg for v in kwargs.values()
-        ):
+        if _reads_input((args, kwargs)):
             self.patches.append((len(self.calls), fn, args, kwargs))
         self.calls.append((fn, args, kwargs))
 
@@ -126,9 +124,7 @@ class Program:
         for slot, k, dtype in self.casts:
             values[slot] = cast(inputs[k], dtype)
         for index, fn, args, kwargs in self.patches:
-            args = tuple([values[a.slot] if type(a) is InputArg else a for a in args])
-            kwargs = {n: values[v.slot] if type(v) is InputArg else v for n, v in kwargs.items()}
-            calls[index] = (fn, args, kwargs)
+            calls[index] = (fn, _fill(args, values), _fill(kwargs, values))
         for fn, args, kwargs in calls:
             fn(*args, **kwargs)
         for slot, _, _ in self.casts:
@@ -145,6 +141,27 @@ class Program:
             array = copy(self.values[slot])  # fresh: the buffer is written again next step
             return Tensor(array) if kind == "tensor" else array
         return tuple(self._result(s) for s in spec)
+
+
+def _reads_input(value: Any) -> bool:
+    if type(value) is InputArg:
+        return True
+    if isinstance(value, tuple | list):
+        return any(_reads_input(v) for v in value)
+    if isinstance(value, dict):
+        return any(_reads_input(v) for v in value.values())
+    return False
+
+
+def _fill(value: Any, values: list) -> Any:
+    """``value`` with each InputArg replaced by this replay's input array."""
+    if type(value) is InputArg:
+        return values[value.slot]
+    if isinstance(value, tuple | list) and _reads_input(value):
+        return type(value)(_fill(v, values) for v in value)
+    if isinstance(value, dict) and _reads_input(value):
+        return {k: _fill(v, values) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------------- buffers
@@ -213,11 +230,9 @@ def _lower(call: Call, resolve: Callable[[Any], Any]) -> tuple[Callable, tuple, 
     writes = [resolve(Slot(w)) for w in call.writes]
     params = {name: resolve(value) for name, value in call.params.items()}
     if call.kind == "forward":
-        into = (
-            writes[0]
-            if not call.extra
-            else (writes[0], dict(zip(call.extra, writes[1:], strict=True)))
-        )
+        into = writes[0]
+        if call.op.residuals:  # (out, residuals): the arrays among them get buffers
+            into = (writes[0], dict(zip(call.extra, writes[1:], strict=True)))
         if call.op.forward_into is not None:
             return call.op.forward_into, (NUMPY, into, *reads), params
         return _forward_copy, (call.op, into, reads), {"params": params}

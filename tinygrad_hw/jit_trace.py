@@ -103,6 +103,9 @@ class Tracer:
         """The slot of an array read by a call (a new outside or cast-input slot if unseen)."""
         if array is None:
             return None
+        if not isinstance(array, np.ndarray | np.generic):  # a vjp may give a numpy scalar
+            self.refuse(f"a call reads a {type(array).__name__} where an array was expected")
+            return None
         known = self.by_id.get(id(array))
         if known is not None:
             return known
@@ -146,8 +149,9 @@ class Tracer:
         residuals: dict[str, Any] | None,
     ) -> None:
         reads = tuple(self.slot_of(a, t) for a, t in zip(arrays, tensors, strict=True))
-        names = tuple(residuals) if residuals else ()
-        outs = [out, *(residuals[n] for n in names)] if residuals else [out]
+        # residuals that are not arrays (shapes, index tuples) reach the vjp as constants
+        names = tuple(n for n, v in (residuals or {}).items() if isinstance(v, np.ndarray))
+        outs = [out, *(residuals[n] for n in names)]
         if not residuals and any(out is a for a in arrays):
             return  # the op handed back its input (a cast to the same dtype): nothing to run
         if any(id(a) in self.by_id for a in outs):

@@ -26,6 +26,8 @@ import numpy as np
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.tensor import Tensor
 
+_UNSET = object()
+
 
 class Module:
     """Base class of layers and models: subclasses assign Tensors/Modules and define forward.
@@ -42,7 +44,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         # A replaced layer or parameter, or a flag forward reads, changes what a step does: a
         # recorded step (tinygrad_hw.jit) compares this count before each replay.
-        Module.assignments += 1
+        if vars(self).get(name, _UNSET) is not value:
+            Module.assignments += 1
         object.__setattr__(self, name, value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
