@@ -103,7 +103,11 @@ class Program:
 
     def _add(self, fn: Callable, args: tuple, kwargs: dict) -> None:
         if _reads_input((args, kwargs)):
-            self.patches.append((len(self.calls), fn, args, kwargs))
+            at_args = [(i, a.slot) for i, a in enumerate(args) if type(a) is InputArg]
+            at_kwargs = [(k, v.slot) for k, v in kwargs.items() if type(v) is InputArg]
+            nested = len(at_args) + len(at_kwargs) != _count_inputs((args, kwargs))
+            where = None if nested else (at_args, at_kwargs)  # None: search at each replay
+            self.patches.append((len(self.calls), fn, args, kwargs, where))
         self.calls.append((fn, args, kwargs))
 
     def guards_hold(self) -> bool:
@@ -123,8 +127,20 @@ class Program:
         values, calls = self.values, self.calls
         for slot, k, dtype in self.casts:
             values[slot] = cast(inputs[k], dtype)
-        for index, fn, args, kwargs in self.patches:
-            calls[index] = (fn, _fill(args, values), _fill(kwargs, values))
+        for index, fn, args, kwargs, where in self.patches:
+            if where is None:
+                calls[index] = (fn, _fill(args, values), _fill(kwargs, values))
+                continue
+            at_args, at_kwargs = where
+            if at_args:
+                args = list(args)
+                for i, slot in at_args:
+                    args[i] = values[slot]
+            if at_kwargs:
+                kwargs = dict(kwargs)
+                for name, slot in at_kwargs:
+                    kwargs[name] = values[slot]
+            calls[index] = (fn, tuple(args), kwargs)
         for fn, args, kwargs in calls:
             fn(*args, **kwargs)
         for slot, _, _ in self.casts:
@@ -151,6 +167,16 @@ def _reads_input(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_reads_input(v) for v in value.values())
     return False
+
+
+def _count_inputs(value: Any) -> int:
+    if type(value) is InputArg:
+        return 1
+    if isinstance(value, tuple | list):
+        return sum(_count_inputs(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_count_inputs(v) for v in value.values())
+    return 0
 
 
 def _fill(value: Any, values: list) -> Any:
@@ -235,16 +261,16 @@ def _lower(call: Call, resolve: Callable[[Any], Any]) -> tuple[Callable, tuple, 
             into = (writes[0], dict(zip(call.extra, writes[1:], strict=True)))
         if call.op.forward_into is not None:
             return call.op.forward_into, (NUMPY, into, *reads), params
-        return _forward_copy, (call.op, into, reads), {"params": params}
+        return _forward_copy, (call.op, into, *reads), params
     if call.kind == "vjp":
         vjp_into = call.op.vjps_into[call.extra]
         if vjp_into is not None:
             return vjp_into, (NUMPY, writes[0], *reads), params
-        return _vjp_copy, (call.op.vjps[call.extra], writes[0], reads), {"params": params}
+        return _vjp_copy, (call.op.vjps[call.extra], writes[0], *reads), params
     return _LOWER[call.kind](call, reads, writes)
 
 
-def _forward_copy(primitive: Any, into: Any, reads: tuple, params: dict) -> None:
+def _forward_copy(primitive: Any, into: Any, /, *reads: Any, **params: Any) -> None:
     """An op without ``forward_into``: its forward, then copied into the buffers."""
     result = primitive.forward(NUMPY, *reads, **params)
     if isinstance(into, tuple):
@@ -255,7 +281,7 @@ def _forward_copy(primitive: Any, into: Any, reads: tuple, params: dict) -> None
     np.copyto(into, result)
 
 
-def _vjp_copy(vjp: Callable, into: np.ndarray, reads: tuple, params: dict) -> None:
+def _vjp_copy(vjp: Callable, into: np.ndarray, /, *reads: Any, **params: Any) -> None:
     np.copyto(into, vjp(NUMPY, *reads, **params))
 
 
