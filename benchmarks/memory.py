@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+import tinygrad_hw
 from benchmarks import common, ours
 from benchmarks.manual import ManualAdam, ManualMLP, init_mlp, sgd_update
 
@@ -62,6 +63,15 @@ def _ours_builder(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray) -> Callable
     def build() -> Callable[[], Any]:
         model = ours.build_model(mlp)
         step = ours.train_step(model, ours.make_optimizer(model, "sgd", LR))
+        return lambda: step(x, labels)
+
+    return build
+
+
+def _jit_builder(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray) -> Callable:
+    def build() -> Callable[[], Any]:
+        model = ours.build_model(mlp)
+        step = tinygrad_hw.jit(ours.train_step(model, ours.make_optimizer(model, "sgd", LR)))
         return lambda: step(x, labels)
 
     return build
@@ -134,6 +144,8 @@ def _step_record(mlp: ManualMLP, hidden: int, batch: int, dtype: type) -> dict[s
     labels = rng.integers(0, CLASSES, size=batch)
     manual = step_peak_bytes(_manual_builder(mlp, x, labels))
     mine = step_peak_bytes(_ours_builder(mlp, x, labels))
+    # warmup 3: the two recorded calls, then one replay, which frees the eager .grad arrays
+    jitted = step_peak_bytes(_jit_builder(mlp, x, labels), warmup=3)
     return {
         "hidden": hidden,
         "batch": batch,
@@ -141,6 +153,8 @@ def _step_record(mlp: ManualMLP, hidden: int, batch: int, dtype: type) -> dict[s
         "manual_peak_bytes": manual,
         "ours_peak_bytes": mine,
         "ratio_ours_over_manual": mine / manual,
+        "jit_peak_bytes": jitted,
+        "ratio_jit_over_manual": jitted / manual,
     }
 
 
@@ -151,10 +165,13 @@ def table(memory: dict[str, list[dict]]) -> str:
             *(r["hidden"], r["dtype"], r["batch"]),
             *(r[f"{name}_peak_bytes"] / 1024 for name in ("manual", "ours")),
             r["ratio_ours_over_manual"],
+            r["jit_peak_bytes"] / 1024,
+            r["ratio_jit_over_manual"],
         ]
         for r in memory["step_peak"]
     ]
     header = ["H", "dtype", "batch", "manual peak KiB", "ours peak KiB", "ours/manual"]
+    header += ["jit peak KiB", "jit/manual"]
     optim = [
         [
             *(r["optimizer"], r["hidden"], r["dtype"]),

@@ -3,6 +3,9 @@
     python -m benchmarks.step [--quick] [--rounds R] [--memory] [--out benchmarks/results/step.json]
 
 A step is forward, mean softmax cross-entropy on integer labels, backward, plain SGD update.
+Columns: manual (hand-written numpy), ours (the tape, eager), jit (the same step through
+``tinygrad_hw.jit``: its two recorded calls fall in the calibration, then it replays; its
+parity check asserts the same bits as eager after a few steps).
 For every configuration (H, batch, dtype) the script first asserts that tinygrad_hw (and
 PyTorch / HIPS autograd when installed) compute the manual loss and gradients from the same
 weights and batch, then times all of them interleaved and reports the median over rounds, the
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+import tinygrad_hw
 from benchmarks import common, extras, memory, ours
 from benchmarks.manual import ManualMLP, init_mlp, sgd_update
 
@@ -67,6 +71,22 @@ def manual_step(mlp: ManualMLP, lr: float) -> Callable[[np.ndarray, np.ndarray],
     return step
 
 
+def check_jit_parity(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, steps: int = 4) -> float:
+    """Assert that the jitted step (2 recorded calls, then replays) leaves the parameters and
+    gradients bit for bit where the eager step does; 0.0, the error, for the table."""
+    runs = []
+    for recorded in (False, True):
+        model = ours.build_model(mlp)
+        step = ours.train_step(model, ours.make_optimizer(model, "sgd", LR))
+        step = tinygrad_hw.jit(step) if recorded else step
+        losses = [float(step(x, labels)) for _ in range(steps)]
+        runs.append((losses, [(p.data, p.grad) for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0], f"jit: losses {runs[1][0]} differ from eager {runs[0][0]}"
+    for (w, g), (jw, jg) in zip(runs[0][1], runs[1][1], strict=True):
+        assert np.array_equal(w, jw) and np.array_equal(g, jg), "jit: parameters differ"
+    return 0.0
+
+
 def check_parity(
     mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]
 ) -> dict[str, float]:
@@ -77,6 +97,7 @@ def check_parity(
     model = ours.build_model(mlp)
     loss, grads = ours.loss_and_grads(model, x, labels)
     errors = {"ours": common.assert_same("ours", loss, grads, ref_loss, ref_grads, dtype)}
+    errors["jit"] = check_jit_parity(mlp, x, labels)
     for name in names:
         _, loss_and_grads = extras.CONTENDERS[name](mlp, LR)
         loss, grads = loss_and_grads(x, labels)
@@ -87,10 +108,13 @@ def check_parity(
 def contenders(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> dict:
     """Zero-argument step functions, each on its own copy of the starting weights, in the
     order they run within a round: manual, ours, then the extras."""
-    model = ours.build_model(mlp)
+    model, jit_model = ours.build_model(mlp), ours.build_model(mlp)
     steps = {
         "manual": manual_step(copy.deepcopy(mlp), LR),
         "ours": ours.train_step(model, ours.make_optimizer(model, "sgd", LR)),
+        "jit": tinygrad_hw.jit(
+            ours.train_step(jit_model, ours.make_optimizer(jit_model, "sgd", LR))
+        ),
     }
     for name in names:
         steps[name] = extras.CONTENDERS[name](mlp, LR)[0]
@@ -116,6 +140,7 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
     for timing in timings.values():
         timing["gflops"] = flops / timing["median_s"] / 1e9
     ratio = timings["ours"]["median_s"] / timings["manual"]["median_s"]
+    jit_ratio = timings["jit"]["median_s"] / timings["manual"]["median_s"]
     record = {
         "hidden": hidden,
         "batch": batch,
@@ -124,6 +149,7 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
         "parity_max_rel_error": errors,
         "timings": timings,
         "ratio_ours_over_manual": ratio,
+        "ratio_jit_over_manual": jit_ratio,
     }
     return record | {"target": verdict(record)}
 
@@ -131,12 +157,14 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
 def table(results: list[dict], peaks: dict[str, float], names: Sequence[str]) -> str:
     """The markdown summary: microseconds per step, the ratio, and GFLOP/s."""
     header = ["H", "dtype", "batch", "manual us", "ours us", "ours/manual", "target"]
+    header += ["jit us", "jit/manual"]
     header += [f"{name} us" for name in names] + ["manual GF/s", "ours GF/s", "ours % peak"]
     rows = []
     for r in results:
         t = r["timings"]
         row = [r["hidden"], r["dtype"], r["batch"], t["manual"]["median_s"] * 1e6]
         row += [t["ours"]["median_s"] * 1e6, r["ratio_ours_over_manual"], _target_cell(r)]
+        row += [t["jit"]["median_s"] * 1e6, r["ratio_jit_over_manual"]]
         row += [t[name]["median_s"] * 1e6 for name in names]
         gflops = t["ours"]["gflops"]
         row += [t["manual"]["gflops"], gflops, 100 * gflops / peaks[r["dtype"]]]
@@ -221,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             **settings,
             "lr": LR,
             "quick": args.quick,
-            "contenders": ["manual", "ours", *names],
+            "contenders": ["manual", "ours", "jit", *names],
         },
         "notes": notes,
         "gemm_peak_gflops": peaks,

@@ -81,6 +81,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quick", action="store_const", const=True, default=False,
                      help="500 train / 200 test rows, 2 epochs or 200 steps: seconds")  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    run.add_argument("--jit", action="store_true", help="record the train step, then replay it")
 
 
 SWEEP_HELP = (
@@ -185,7 +186,7 @@ def run_command(args: argparse.Namespace) -> None:
     else:
         options.check_overrides(exp, overrides, args.quick)
     out = Path(args.out) if args.out else default_out(exp.name, args.quick)
-    result = run_experiment(exp, overrides, args.quick, out, args.resume)
+    result = run_experiment(exp, overrides, args.quick, out, args.resume, jit=args.jit)
     print(files_line(result.out))
 
 

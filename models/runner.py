@@ -33,7 +33,7 @@ from models import plots
 from models.experiment import Config, Data, Experiment, seed_streams
 from models.interrupt import ForcedStop, StopFlag, deferred_interrupt
 from models.progress import ProgressBar
-from tinygrad_hw import Tensor, checkpoint, no_grad
+from tinygrad_hw import Tensor, checkpoint, jit, no_grad
 from tinygrad_hw.atomic import atomic_open
 from tinygrad_hw.errors import ArgumentError, MissingDataError
 
@@ -119,7 +119,13 @@ class Run:
     """One training run of ``exp`` under ``cfg`` into the folder ``out``."""
 
     def __init__(
-        self, exp: Experiment, cfg: Config, out: Path, stream: TextIO, resume_command: str
+        self,
+        exp: Experiment,
+        cfg: Config,
+        out: Path,
+        stream: TextIO,
+        resume_command: str,
+        jit: bool = False,
     ) -> None:
         self.exp, self.cfg, self.out, self.stream = exp, cfg, Path(out), stream
         self.resume_command = resume_command
@@ -129,6 +135,7 @@ class Run:
         self.model, self.optimizer = exp.build(cfg, self.data, streams["init"])
         self.progress = Progress(order_state=self.order_rng.bit_generator.state)
         self.rounds = exp.rounds(cfg)
+        self.train_step = exp.train_step if not jit else jitted_train_step(exp, self, stream)
 
     # ------------------------------------------------------------------ state
     def restore(self) -> None:
@@ -188,7 +195,7 @@ class Run:
         self.end_round()
 
     def one_step(self, xb: np.ndarray, yb: np.ndarray, bar: ProgressBar) -> None:
-        loss, correct = self.exp.train_step(self.model, self.optimizer, xb, yb, self.cfg)
+        loss, correct = self.train_step(self.model, self.optimizer, xb, yb, self.cfg)
         p = self.progress
         p.batches_done += 1
         p.steps += 1
@@ -312,6 +319,29 @@ class Run:
         )
 
 
+def jitted_train_step(exp: Experiment, run: Run, stream: TextIO) -> Any:
+    """``exp.train_step`` recorded once per batch shape and replayed (``tinygrad_hw.jit``);
+    an experiment with its own train step keeps it, eager."""
+    if type(exp).train_step is not Experiment.train_step:
+        stream.write(f"--jit: {exp.name} has its own train step; it runs eagerly\n")
+        return exp.train_step
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+        run.optimizer.zero_grad()
+        loss, logits = exp.objective(run.model, Tensor(xb), yb, run.cfg)
+        loss.backward()
+        run.optimizer.step()
+        return loss, logits
+
+    recorded = jit(step)
+
+    def train_step(model: Any, optimizer: Any, xb: np.ndarray, yb: np.ndarray, cfg: Config):
+        loss, logits = recorded(xb, yb)
+        return loss.item(), exp.count_correct(logits.data, yb)
+
+    return train_step
+
+
 def evaluate(exp: Experiment, model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean loss per example and accuracy of ``model`` on ``(x, y)``, without recording."""
     total, correct = 0.0, 0
@@ -350,13 +380,14 @@ def run_experiment(
     out: str | Path | None = None,
     resume: bool = False,
     stream: TextIO | None = None,
+    jit: bool = False,
 ) -> RunResult:
     """Train ``exp`` (fresh, or from ``out``'s checkpoint with ``resume``) and write its
     outputs into ``out`` (default ``runs/<name>``, or ``runs/quick/<name>`` with ``quick``).
     Raises :class:`Interrupted` on Ctrl-C."""
     out = Path(out) if out is not None else default_out(exp.name, quick)
     cfg = resolve_config(exp, overrides or {}, quick, out, resume)
-    run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out))
+    run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out), jit)
     if resume:
         run.restore()
         if run.done():

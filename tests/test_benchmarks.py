@@ -100,6 +100,28 @@ def test_parity_check_catches_a_wrong_gradient():
         common.assert_same("ours", loss, wrong, loss, grads, np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_jit_step_matches_the_eager_step_bit_for_bit(dtype):
+    mlp = init_mlp([SIZES[0], 6, SIZES[-1]], "relu", dtype, seed=2)
+    x, labels = _batch(9, dtype)
+    assert step.check_jit_parity(mlp, x, labels, steps=5) == 0.0
+
+
+def test_jit_parity_check_catches_a_difference(monkeypatch):
+    mlp = init_mlp([SIZES[0], 6, SIZES[-1]], "relu", np.float64, seed=2)
+    x, labels = _batch(9, np.float64)
+    real = ours.make_optimizer
+    calls = {"n": 0}
+
+    def differing(model, name, lr):  # the second (jitted) run gets another learning rate
+        calls["n"] += 1
+        return real(model, name, lr * calls["n"])
+
+    monkeypatch.setattr(ours, "make_optimizer", differing)
+    with pytest.raises(AssertionError, match="jit"):
+        step.check_jit_parity(mlp, x, labels)
+
+
 @pytest.mark.parametrize("name", sorted(extras.CONTENDERS))
 def test_extra_contenders_match_manual(name):
     pytest.importorskip(name)

@@ -219,3 +219,19 @@ def test_a_run_on_a_terminal_keeps_one_permanent_line_per_epoch(tmp_path):
     lines = [line.split("\r")[-1].strip() for line in stream.getvalue().split("\n")]
     epochs = [line for line in lines if line.startswith("epoch") and "train loss" in line]
     assert [line.split()[1] for line in epochs] == ["0/2", "1/2", "2/2"]
+
+
+# ---------------------------------------------------------------------- --jit
+def test_jit_run_ends_with_the_eager_weights(tmp_path):
+    # the replayed step runs the eager step's numpy calls in the same order: same bits
+    eager = quiet_run("seed000", tmp_path / "a", epochs=2)
+    jitted = run_experiment(
+        registry.get("seed000"), {"epochs": 2}, True, tmp_path / "b", stream=io.StringIO(), jit=True
+    )
+    assert_same_state(eager, jitted)
+    assert without_timing(eager.metrics["epochs"]) == without_timing(jitted.metrics["epochs"])
+
+
+def test_cli_run_takes_jit(tmp_path, capsys):
+    assert cli.main(["run", "seed000", "--quick", "--jit", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / METRICS).exists()

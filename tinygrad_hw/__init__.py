@@ -104,6 +104,7 @@ from tinygrad_hw.functions import (
 )
 from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
 from tinygrad_hw.gradients import grad
+from tinygrad_hw.jit_step import JitStep, JitWarning, jit
 from tinygrad_hw.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygrad_hw.ops.primitive import Primitive, primitive
 from tinygrad_hw.recording import apply
@@ -174,6 +175,8 @@ __all__ = [
     "DataError",
     "GradcheckError",
     "GraphError",
+    "JitStep",
+    "JitWarning",
     "MissingDataError",
     "Primitive",
     "ShapeError",
@@ -239,6 +242,7 @@ __all__ = [
     "is_grad_enabled",
     "isfinite",
     "isnan",
+    "jit",
     "leaky_relu",
     "load",
     "log",

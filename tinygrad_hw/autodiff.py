@@ -208,6 +208,9 @@ def backward(
     found: dict[Node, Any] = {}
     delivered: set[int] = set()
     check = modes.detect_anomaly
+    tracer = modes.tracer  # tinygrad_hw.jit recording a step: it sees every vjp call
+    if tracer is not None:
+        tracer.backward_start(math, targets)
     arithmetic = _ARRAYS if math is None else math
     ready = [root for root in grads if root not in pending]
     while ready:
@@ -237,6 +240,7 @@ def backward(
                 cotangent = vjps[index](xp, g, out, *inputs, **kwargs)
             else:  # a call without ** is a cheaper one for CPython
                 cotangent = vjps[index](xp, g, out, *inputs)
+            raw = cotangent
             if cotangent.shape != parent.shape:
                 cotangent = arithmetic.sum_to_shape(cotangent, parent.shape)
             if cotangent.dtype != parent.dtype:
@@ -245,6 +249,8 @@ def backward(
                 _check_backward(node, index, cotangent if math is None else math.array(cotangent))
             previous = grads.get(parent)
             grads[parent] = cotangent if previous is None else previous + cotangent
+            if tracer is not None:
+                tracer.backward_edge(node, index, g, raw, cotangent, previous, grads[parent])
             pending[parent] -= 1
             if pending[parent] == 0:
                 ready.append(parent)
@@ -289,7 +295,10 @@ def _deliver(leaf: Node, g: Any, delivered: set[int], math: CotangentMath | None
     if math is not None:
         math.deliver(owner, g)
         return
+    given = g
     if g.base is not None or id(g) in delivered or not g.flags.writeable:
         g = copy(g)
     delivered.add(id(g))
+    if modes.tracer is not None:
+        modes.tracer.deliver(leaf, owner, given, g)
     owner._accumulate_grad(g)

@@ -18,6 +18,7 @@ class _ThreadModes(threading.local):
 
     grad_enabled = True
     detect_anomaly = False
+    tracer = None  # tinygrad_hw.jit's recorder while it records a step (jit_trace.Tracer)
 
 
 modes = _ThreadModes()

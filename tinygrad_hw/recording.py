@@ -81,6 +81,8 @@ def record(
     result = cls.__new__(cls)
     result.data = out
     result.grad = result._grad_graph = result._node = None
+    if switches.tracer is not None:  # tinygrad_hw.jit is recording a step
+        switches.tracer.forward(primitive, tensors, arrays, params, out, residuals)
     if switches.grad_enabled:
         parents = tuple([t._node for t in tensors])
         if parents.count(None) != len(parents):  # some input needs a gradient

@@ -16,6 +16,7 @@ from tinygrad_hw import ops
 from tinygrad_hw.autodiff import Node, backward
 from tinygrad_hw.errors import DTypeError, GraphError, ShapeError
 from tinygrad_hw.hooks import RemovableHandle, hooks_of
+from tinygrad_hw.modes import modes
 from tinygrad_hw.ops.arrays import copy, is_float_dtype, ones
 from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
 from tinygrad_hw.tensor_math import MathMethods
@@ -113,9 +114,13 @@ class Tensor(
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
+        if modes.tracer is not None:  # a value read inside a step tinygrad_hw.jit records
+            modes.tracer.read_value("numpy()")
         return self.data
 
     def item(self) -> float:
+        if modes.tracer is not None:
+            modes.tracer.read_value("item()")
         if self.data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
         return self.data.item()
@@ -340,6 +345,8 @@ class Tensor(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous: use "
                 ".any() or .all()"
             )
+        if modes.tracer is not None:
+            modes.tracer.read_value("bool() (an if or while on a tensor)")
         return bool(self.data)
 
 

@@ -26,6 +26,8 @@ import numpy as np
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.tensor import Tensor
 
+_UNSET = object()
+
 
 class Module:
     """Base class of layers and models: subclasses assign Tensors/Modules and define forward.
@@ -34,8 +36,17 @@ class Module:
     ``model.forward(x)``.
     """
 
+    assignments = 0  # attribute assignments on any Module: tinygrad_hw.jit re-records after one
+
     def __init__(self) -> None:
         self.training = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A replaced layer or parameter, or a flag forward reads, changes what a step does: a
+        # recorded step (tinygrad_hw.jit) compares this count before each replay.
+        if vars(self).get(name, _UNSET) is not value:
+            Module.assignments += 1
+        object.__setattr__(self, name, value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

@@ -18,6 +18,7 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.modes import modes
 from tinygrad_hw.nn.layers import float_dtype
 from tinygrad_hw.nn.module import Module
 from tinygrad_hw.recording import apply, lift
@@ -110,6 +111,8 @@ class _BatchNorm(Module):
 
     def _update_running_stats(self, x: np.ndarray, axes: tuple[int, ...], count: int) -> None:
         """running = (1 - m) running + m batch, in place; the variance unbiased by n / (n - 1)."""
+        if modes.tracer is not None:  # plain numpy on the batch: tinygrad_hw.jit cannot replay it
+            modes.tracer.read_value("BatchNorm's running statistics, computed from x.data")
         self.num_batches_tracked.data[...] += 1
         m = self.momentum
         if m is None:

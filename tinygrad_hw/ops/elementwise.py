@@ -120,12 +120,20 @@ def _relu_forward(xp, x):
     return xp.maximum(x, 0.0), {"mask": mask}
 
 
+def _relu_forward_into(xp, into, x):
+    out, residuals = into
+    xp.greater(x, 0, out=residuals["mask"])  # first: out may be x's own buffer
+    xp.maximum(x, 0.0, out=out)
+
+
 relu = primitive(
     "relu",
     _relu_forward,
     [lambda xp, g, out, x, *, mask: g * mask],
     saves_inputs=False,
     residuals=True,
+    forward_into=_relu_forward_into,
+    vjps_into=[lambda xp, into, g, out, x, *, mask: xp.multiply(g, mask, out=into)],
 )
 
 

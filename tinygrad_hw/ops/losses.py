@@ -51,11 +51,33 @@ def _cross_entropy_labels_vjp(xp, g, out, logits, *, labels, reduction, probs):
     return (probs - hot) * (_per_row(xp, g, reduction) * _scale(reduction, logits.shape[0]))
 
 
+def _cross_entropy_labels_forward_into(xp, into, logits, *, labels, reduction):
+    """The forward above, the softmax written into the residual's buffer."""
+    loss, residuals = into
+    probs = residuals["probs"]  # holds the shifted logits, then e, then the softmax
+    xp.subtract(logits, xp.max(logits, axis=-1, keepdims=True), out=probs)
+    picked = probs[xp.arange(logits.shape[0]), labels]
+    xp.exp(probs, out=probs)
+    total = xp.sum(probs, axis=-1, keepdims=True)
+    xp.copyto(loss, _reduce(xp, xp.log(total[:, 0]) - picked, reduction))
+    xp.divide(probs, total, out=probs)
+
+
+def _cross_entropy_labels_vjp_into(xp, into, g, out, logits, *, labels, reduction, probs):
+    """(probs - one_hot) * scale: subtracting 1 at the labels and 0 elsewhere gives the same
+    bits as subtracting the one-hot matrix, without building it."""
+    xp.copyto(into, probs)
+    into[xp.arange(logits.shape[0]), labels] -= 1
+    xp.multiply(into, _per_row(xp, g, reduction) * _scale(reduction, logits.shape[0]), out=into)
+
+
 cross_entropy_labels = primitive(
     "cross_entropy",
     _cross_entropy_labels_forward,
     [_cross_entropy_labels_vjp],
     differentiable_residuals=True,
+    forward_into=_cross_entropy_labels_forward_into,
+    vjps_into=[_cross_entropy_labels_vjp_into],
 )
 
 

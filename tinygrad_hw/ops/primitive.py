@@ -15,6 +15,13 @@ pass is itself recorded and can be differentiated again (HIPS autograd's trick).
 therefore use only ``xp`` functions, Python operators and other primitives: nothing that
 works on arrays alone.
 
+An op may also give a version of its forward and vjps that writes into arrays it is handed
+(``forward_into(xp, into, *inputs, **params)``, ``into`` shaped like the forward's result:
+``out`` or ``(out, residuals)``; ``vjp_into(xp, into, g, out, *inputs, **params,
+**residuals)``): the same numpy calls, with ``out=``, so a step that ``tinygrad_hw.jit``
+replays allocates nothing and gets the same bits. ``into`` may be the buffer of an input that
+is not needed afterwards: read every input before writing into it.
+
 Non-differentiable operands (labels, a ``where`` condition, an axis, an index) are ``params``,
 never inputs. Cotangents may keep the broadcast shape of the output: the engine sums them back
 to each input's shape, so no formula mentions broadcasting.
@@ -50,6 +57,8 @@ class Primitive:
     saves_inputs: bool | tuple[int, ...] = True
     residuals: bool = False
     differentiable_residuals: bool = False
+    forward_into: Forward | None = None  # optional: the forward writing into given arrays
+    vjps_into: Sequence[Vjp | None] | None = None  # optional: per input, vjp writing into
 
     arity: int = field(init=False)  # how many differentiable inputs (one vjp each)
     _nothing: tuple[None, ...] = field(init=False, repr=False)  # saved_inputs with none kept
@@ -58,6 +67,10 @@ class Primitive:
         if not callable(self.forward) or not all(callable(v) for v in self.vjps):
             raise TypeError(f"primitive {self.name!r}: forward and every vjp must be callable")
         object.__setattr__(self, "vjps", tuple(self.vjps))
+        into = (None,) * len(self.vjps) if self.vjps_into is None else tuple(self.vjps_into)
+        if len(into) != len(self.vjps):
+            raise TypeError(f"primitive {self.name!r}: vjps_into needs one entry per vjp")
+        object.__setattr__(self, "vjps_into", into)
         object.__setattr__(self, "arity", len(self.vjps))
         object.__setattr__(self, "_nothing", (None,) * len(self.vjps))
 
@@ -83,6 +96,8 @@ def primitive(
     saves_inputs: bool | tuple[int, ...] = True,
     residuals: bool = False,
     differentiable_residuals: bool = False,
+    forward_into: Forward | None = None,
+    vjps_into: Sequence[Vjp | None] | None = None,
 ) -> Primitive:
     """Define an op: ``y = tinygrad_hw.apply(op, x, **params)`` then records it.
 
@@ -99,4 +114,6 @@ def primitive(
         saves_inputs=saves_inputs,
         residuals=residuals or differentiable_residuals,
         differentiable_residuals=differentiable_residuals,
+        forward_into=forward_into,
+        vjps_into=vjps_into,
     )

@@ -149,6 +149,11 @@ def _linear_forward(xp, x, w, b):
     return out
 
 
+def _linear_forward_into(xp, into, x, w, b):
+    xp.matmul(x, w, out=into)
+    into += b
+
+
 linear = primitive(
     "linear",
     _linear_forward,
@@ -159,4 +164,10 @@ linear = primitive(
     ],
     # b is not read, but it is a parameter (kept alive by its module anyway): saving all three
     # skips building a (x, w, None) tuple on every forward of every layer
+    forward_into=_linear_forward_into,
+    vjps_into=[
+        lambda xp, into, g, out, x, w, b: xp.matmul(g, w.T, out=into),
+        lambda xp, into, g, out, x, w, b: xp.matmul(x.T, g, out=into),
+        lambda xp, into, g, out, x, w, b: xp.add.reduce(g, axis=0, out=into),
+    ],
 )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.modes import modes
 from tinygrad_hw.tensor import Tensor
 
 Scalar = float | int | bool
@@ -63,6 +64,8 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters with ``.grad is None`` are
         skipped (their state and update count are left as they are)."""
+        if modes.tracer is not None:  # tinygrad_hw.jit records the step: it replays this call
+            modes.tracer.optimizer_step(self)
         self.step_count += 1
         for i, p in enumerate(self.params):
             if p.grad is None:
