@@ -13,6 +13,7 @@ from tinygrad_hw.check_backprop import (
     check_layer_grads,
 )
 from tinygrad_hw.checkpoint import load, save
+from tinygrad_hw.derivation import DerivationReport, check_hessian, check_jacobian
 from tinygrad_hw.elementwise_functions import (
     acos,
     arccos,
@@ -153,6 +154,7 @@ __all__ = [
     "BadIndexError",
     "DTypeError",
     "DataError",
+    "DerivationReport",
     "GradcheckError",
     "GraphError",
     "MissingDataError",
@@ -181,6 +183,8 @@ __all__ = [
     "ceil",
     "check_backprop",
     "check_forward",
+    "check_hessian",
+    "check_jacobian",
     "check_layer_grads",
     "checkpoint",
     "clone",
