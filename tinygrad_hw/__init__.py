@@ -61,6 +61,7 @@ from tinygrad_hw.errors import (
     MissingDataError,
     ShapeError,
     TinygradHWError,
+    TinygradHWWarning,
 )
 from tinygrad_hw.functions import (
     abs,
@@ -162,6 +163,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "TinygradHWError",
+    "TinygradHWWarning",
     "abs",
     "acos",
     "all",
