@@ -41,7 +41,7 @@ MISTAKES = [
     ("linear_backward", solutions.linear_unsummed_bias, "b: shape", "sum over the batch axis"),
     ("linear_backward", solutions.linear_transposed_weight, "w: shape", "x.T @ dz"),
     ("relu_backward", solutions.relu_missing_mask, "x: mismatch", "the others match"),
-    ("mlp_backward", solutions.mlp_missing_relu_mask, "a1: mismatch", "every layer after it"),
+    ("mlp_backward", solutions.mlp_missing_relu_mask, "a1: mismatch", "between it and the loss"),
     ("mlp_backward", solutions.mlp_missing_1_over_n, "z2: scale", "batch size N = 2"),
     ("mlp_backward", solutions.mlp_lambda_not_2_lambda, "W1 L2 term: scale", "check the 1/2"),
     ("mlp_backward", solutions.mlp_unsummed_bias, "b1: shape", "sum over the batch axis"),

@@ -82,7 +82,8 @@ def _verdict(report: BackpropReport, prefix: str = "") -> Verdict:
     if name is None:
         return Verdict(True, "ok", "matches the tape")
     entry = report[name]
-    where = " (every layer after it agrees: look at how it is made)" if report.ordered else ""
+    agree = " (every layer between it and the loss agrees: look at how it is made)"
+    where = agree if report.ordered else ""
     return Verdict(False, f"{prefix}{name}: {entry.diagnosis}", f"{entry.message}{where}")
 
 
