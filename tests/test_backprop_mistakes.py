@@ -153,6 +153,7 @@ def test_seed_000s_mistake_is_located_at_the_logits_layer_by_layer():
 # --------------------------------------------------------------------------- seed 002
 
 
+@pytest.mark.filterwarnings("ignore:log of a sigmoid")  # the report's formula, on purpose
 def test_seed_002s_logistic_regression_derivative_is_caught_and_the_right_one_passes():
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((20, 5)), rng.integers(0, 2, 20).astype(float)

@@ -17,6 +17,7 @@ from tinygrad_hw.check_backprop import (
     check_layer_grads,
 )
 from tinygrad_hw.checkpoint import load, save
+from tinygrad_hw.derivation import DerivationReport, check_hessian, check_jacobian
 from tinygrad_hw.elementwise_functions import (
     acos,
     arccos,
@@ -64,6 +65,7 @@ from tinygrad_hw.errors import (
     MissingDataError,
     ShapeError,
     TinygradHWError,
+    TinygradHWWarning,
 )
 from tinygrad_hw.functions import (
     abs,
@@ -173,6 +175,7 @@ __all__ = [
     "BadIndexError",
     "DTypeError",
     "DataError",
+    "DerivationReport",
     "GradcheckError",
     "GraphError",
     "JitStep",
@@ -182,6 +185,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "TinygradHWError",
+    "TinygradHWWarning",
     "abs",
     "acos",
     "all",
@@ -203,6 +207,8 @@ __all__ = [
     "ceil",
     "check_backprop",
     "check_forward",
+    "check_hessian",
+    "check_jacobian",
     "check_layer_grads",
     "checkpoint",
     "clone",

@@ -20,6 +20,7 @@ The comparison and its messages live in :mod:`tinygrad_hw.diagnosis`; this modul
 tape and collects the results.
 """
 
+import html
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -75,9 +76,12 @@ class BackpropReport(Mapping[str, GradientCheck]):
         diagnoses = {name: entry.diagnosis for name, entry in self._entries.items()}
         return f"BackpropReport({self.title}, ok={self.ok}, {diagnoses})"
 
+    def _headline(self, wrong: list[str]) -> str:
+        return f"{self.title}: {len(wrong)} of {len(self)} wrong" if wrong else f"{self.title}: ok"
+
     def __str__(self) -> str:
         wrong = [name for name, entry in self._entries.items() if not entry.ok]
-        head = f"{self.title}: {len(wrong)} of {len(self)} wrong" if wrong else f"{self.title}: ok"
+        head = self._headline(wrong)
         rows = [("name", "shape", "diagnosis", "max abs error", "max rel error")]
         rows += [
             (e.name, str(e.shape), e.diagnosis, f"{e.max_abs_error:.3g}", f"{e.max_rel_error:.3g}")
@@ -92,6 +96,24 @@ class BackpropReport(Mapping[str, GradientCheck]):
         if wrong and self.ordered:
             lines.append(f"first wrong: {wrong[0]!r}; all before it agree: look at how it is made")
         return "\n".join(line.rstrip() for line in lines)
+
+    def _repr_html_(self) -> str:
+        """The table of ``str()`` for Jupyter: one row per entry, wrong ones in red."""
+        wrong = [name for name, entry in self._entries.items() if not entry.ok]
+        head = self._headline(wrong)
+        cells = "".join(f"<th>{c}</th>" for c in ("name", "shape", "diagnosis", "max abs error",
+                                                  "max rel error", "message"))  # fmt: skip
+        rows = [f"<tr>{cells}</tr>"]
+        for e in self._entries.values():
+            colour = "green" if e.ok else "#c00"
+            values = (e.name, str(e.shape), e.diagnosis, f"{e.max_abs_error:.3g}",
+                      f"{e.max_rel_error:.3g}", e.message)  # fmt: skip
+            tds = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+            rows.append(f'<tr style="color: {colour}">{tds}</tr>')
+        tail = ""
+        if wrong and self.ordered:
+            tail = f"<p>first wrong: <b>{html.escape(wrong[0])}</b>; all before it agree</p>"
+        return f"<p><b>{html.escape(head)}</b></p><table>{''.join(rows)}</table>{tail}"
 
 
 # --------------------------------------------------------------------------- public checks

@@ -180,15 +180,15 @@ def _mismatch_message(m: np.ndarray, g: np.ndarray, ctx: DiagnosisContext) -> st
     wrong = np.abs(m - g) > ctx.atol + ctx.rtol * np.abs(g)
     text = (
         f"wrong: max abs error {abs_error:.3g}, max rel error {rel_error:.3g}; "
-        f"{wrong.sum()} of {wrong.size} elements differ; worst at {_worst(m, g, wrong)}"
+        f"{wrong.sum()} of {wrong.size} elements differ; worst at {worst_elements(m, g, wrong)}"
     )
     if wrong.sum() <= wrong.size // 2:
         return f"{text}; the others match"
     return f"{text}; {_direction_hint(m, g, ctx)}"
 
 
-def _worst(m: np.ndarray, g: np.ndarray, wrong: np.ndarray, count: int = 3) -> str:
-    """The failing elements that differ most: index, yours, autograd's."""
+def worst_elements(m: np.ndarray, g: np.ndarray, wrong: np.ndarray, count: int = 3) -> str:
+    """The elements flagged in ``wrong`` that differ most: index, yours, autograd's."""
     order = np.argsort(-np.abs(m - g).ravel() * wrong.ravel(), kind="stable")[:count]
     order = order[wrong.ravel()[order]]
     return ", ".join(

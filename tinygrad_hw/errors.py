@@ -45,3 +45,9 @@ class DataError(TinygradHWError, ValueError):
 
 class MissingDataError(TinygradHWError, FileNotFoundError):
     """A data set or checkpoint is not where it was looked for; the message says how to get it."""
+
+
+class TinygradHWWarning(UserWarning):
+    """A classic pipeline mistake that still runs (softmax fed to cross_entropy, log of a
+    softmax, a parameter the loss does not reach, ...); silence it with the standard filters,
+    ``warnings.simplefilter("ignore", TinygradHWWarning)``."""

@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
+from tinygrad_hw.mistakes import check_log_input
 from tinygrad_hw.ops.arrays import argmax
 from tinygrad_hw.recording import apply
 from tinygrad_hw.validation import (
@@ -29,6 +30,7 @@ class ElementwiseMethods:
         return apply(ops.exp, self)
 
     def log(self) -> Any:
+        check_log_input(self)  # log of a softmax or sigmoid: a warning naming the fused op
         return apply(ops.log, self)
 
     def sqrt(self) -> Any:

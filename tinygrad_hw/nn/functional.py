@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.mistakes import check_binary_logits, check_class_logits, check_log_probabilities
 from tinygrad_hw.nn.activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from tinygrad_hw.nn.functional_conv import avg_pool2d as avg_pool2d
 from tinygrad_hw.nn.functional_conv import conv1d as conv1d
@@ -179,6 +180,7 @@ def cross_entropy(
     """
     op = "cross_entropy"
     logits = _float_tensor(op, "logits", logits)
+    check_class_logits(op, logits)  # softmax applied twice, or over the batch axis
     _check_reduction(op, reduction)
     n, k = _rows(op, logits)
     eps = _fraction(op, "label_smoothing", label_smoothing)
@@ -227,6 +229,7 @@ def nll_loss(
     """
     op = "nll_loss"
     log_probs = _float_tensor(op, "log_probs", log_probs)
+    check_log_probabilities(op, log_probs)  # probabilities, or over the batch axis
     _check_reduction(op, reduction)
     n, k = _rows(op, log_probs, "log_probs")
     class_weight = _class_weights(op, weight, k, log_probs.dtype)
@@ -292,6 +295,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     """
     op = "binary_cross_entropy_with_logits"
     logits = _float_tensor(op, "logits", logits)
+    check_binary_logits(op, logits)  # sigmoid applied twice
     _check_reduction(op, reduction)
     targets = _same_shape_target(op, "targets", targets, logits)
     _check_nonempty(op, "logits", logits)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.mistakes import warn_unconnected_parameters
 from tinygrad_hw.modes import modes
 from tinygrad_hw.tensor import Tensor
 
@@ -38,6 +39,7 @@ class Optimizer:
         self.updates = [0] * len(self.params)  # per parameter: steps in which it had a .grad
         self.state = [{n: np.zeros_like(p.data) for n in self.buffer_names} for p in self.params]
         self._scratch = shared_scratch(self.params, self.scratch_count)
+        self._warned_unconnected = False  # a parameter without .grad at step(): warned once
 
     @property
     def lr(self) -> float:
@@ -67,8 +69,10 @@ class Optimizer:
         if modes.tracer is not None:  # tinygrad_hw.jit records the step: it replays this call
             modes.tracer.optimizer_step(self)
         self.step_count += 1
+        skipped = False
         for i, p in enumerate(self.params):
             if p.grad is None:
+                skipped = True
                 continue
             if p.grad.shape != p.data.shape:
                 raise ShapeError(
@@ -77,6 +81,9 @@ class Optimizer:
                 )
             self.updates[i] += 1
             self._update(i, p.data, p.grad)
+        if skipped and not self._warned_unconnected:
+            self._warned_unconnected = True
+            warn_unconnected_parameters(type(self).__name__, self.params)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> State:
