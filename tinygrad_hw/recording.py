@@ -14,7 +14,7 @@ import numpy as np
 from tinygrad_hw.autodiff import Node, check_finite_forward
 from tinygrad_hw.errors import ArgumentError, DTypeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
-from tinygrad_hw.ops.arrays import cast, is_float_dtype, ndarray
+from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.validation import explain_failure, to_array
@@ -46,6 +46,8 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
             tensors = lift_all(primitive.name, operands)
             break
     arrays = tuple([t.data for t in tensors])
+    if primitive.needs_float:  # integer/bool inputs of exp, sigmoid, softmax ... as float64
+        arrays = as_float_arrays(arrays)
     try:
         if params:
             result = primitive.forward(NUMPY, *arrays, **params)

@@ -41,6 +41,11 @@ class Primitive:
     ``create_graph`` they are not differentiated. An op whose residual does depend smoothly
     on its inputs (a saved softmax) sets ``differentiable_residuals``: under ``create_graph``
     the engine runs the forward again on the differentiable namespace to get them as Tensors.
+
+    ``needs_float``: the op's maths is real-valued (exp, sigmoid, softmax, ...), so ``apply``
+    hands it integer and bool inputs as float64 when no input is a float array. numpy would
+    compute 8-bit integers in float16 (exp(uint8 100) = inf) or negate a uint8 with
+    wrap-around (sigmoid(uint8 100) = 0): silent wrong answers on ``load_idx``'s images.
     """
 
     name: str
@@ -50,6 +55,7 @@ class Primitive:
     saves_inputs: bool | tuple[int, ...] = True
     residuals: bool = False
     differentiable_residuals: bool = False
+    needs_float: bool = False
 
     arity: int = field(init=False)  # how many differentiable inputs (one vjp each)
     _nothing: tuple[None, ...] = field(init=False, repr=False)  # saved_inputs with none kept
@@ -83,6 +89,7 @@ def primitive(
     saves_inputs: bool | tuple[int, ...] = True,
     residuals: bool = False,
     differentiable_residuals: bool = False,
+    needs_float: bool = False,
 ) -> Primitive:
     """Define an op: ``y = tinygrad_hw.apply(op, x, **params)`` then records it.
 
@@ -99,4 +106,5 @@ def primitive(
         saves_inputs=saves_inputs,
         residuals=residuals or differentiable_residuals,
         differentiable_residuals=differentiable_residuals,
+        needs_float=needs_float,
     )
