@@ -117,6 +117,25 @@ def _same_shape_target(op: str, name: str, value: Any, like: Tensor) -> Tensor:
     return target
 
 
+def _check_probability_targets(op: str, targets: np.ndarray) -> None:
+    """Targets of the logits' shape are class probabilities: finite floats >= 0 (above 1 is
+    allowed, as in PyTorch: a learned target may step past it). Integer
+    ones are refused (as PyTorch does): labels of the wrong shape read as probabilities give a
+    loss of 0 for every row whose one label is 0."""
+    if targets.dtype.kind != "f":
+        raise DTypeError(
+            f"{op}: targets of shape {targets.shape} (the logits' shape) are class "
+            f"probabilities and must be floating point, got dtype {targets.dtype}; pass "
+            "integer class labels of shape (N,), or one-hot rows with .astype(np.float32)"
+        )
+    if targets.size and not (np.isfinite(targets).all() and targets.min() >= 0):
+        bad = targets[~(np.isfinite(targets) & (targets >= 0))][0]
+        raise ArgumentError(
+            f"{op}: targets of shape {targets.shape} are class probabilities and must be "
+            f"finite and >= 0, got {bad}"
+        )
+
+
 def _check_in_unit_interval(op: str, name: str, array: np.ndarray, hint: str = "") -> None:
     if array.size and not (np.all(array >= 0) and np.all(array <= 1)):
         raise ArgumentError(
@@ -185,6 +204,7 @@ def cross_entropy(
     class_weight = _class_weights(op, weight, k, logits.dtype)
     label_array = _as_array(op, "labels", labels)
     if label_array.ndim == 2:
+        _check_probability_targets(op, label_array)
         targets = _same_shape_target(op, "targets", labels, logits)
         if eps:
             targets = targets * (1.0 - eps) + eps / k
