@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw import saved_arrays
 from tinygrad_hw.autodiff import Node, check_finite_forward
 from tinygrad_hw.errors import ArgumentError, DTypeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
 from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.primitive import Primitive
+from tinygrad_hw.saved_arrays import lock
 from tinygrad_hw.validation import explain_failure, to_array
 
 
@@ -87,13 +89,14 @@ def record(
         parents = tuple([t._node for t in tensors])
         if parents.count(None) != len(parents):  # some input needs a gradient
             keep = primitive.saves_inputs
-            saved = (
-                out if primitive.saves_out else None,
-                arrays if keep is True else primitive.saved_inputs(arrays),
-            )
-            result._node = Node(
+            inputs = arrays if keep is True else primitive.saved_inputs(arrays)
+            saved = (out if primitive.saves_out else None, inputs)
+            node = Node(
                 primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site
             )
+            node.locks = lock(inputs)  # read-only until backward has used them
+            node.born = saved_arrays.writes
+            result._node = node
     return result
 
 

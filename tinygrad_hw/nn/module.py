@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
 
@@ -149,8 +150,20 @@ class Module:
         arrays = {
             name: _checked_array(name, own[name], state[name]) for name in own if name in state
         }
+        for name in arrays:
+            target = own[name].data
+            if not target.flags.writeable and not is_saved(target):
+                raise ArgumentError(
+                    f"load_state_dict: parameter '{name}' has a read-only array; nothing was "
+                    "loaded (make it writable, or build a fresh model)"
+                )
         for name, array in arrays.items():
-            np.copyto(own[name].data, array)
+            target = own[name].data
+            if is_saved(target):  # a live graph saved it: write anyway, that graph goes stale
+                who = f"load_state_dict ('{name}')"
+                write_while_saved(target, who, lambda t=target, a=array: np.copyto(t, a))
+            else:
+                np.copyto(target, array)
 
     def __repr__(self) -> str:
         body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.named_children())

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
 Scalar = float | int | bool
@@ -73,7 +74,11 @@ class Optimizer:
                     f".grad has shape {p.grad.shape}"
                 )
             self.updates[i] += 1
-            self._update(i, p.data, p.grad)
+            if is_saved(p.data):  # a live graph saved it: write anyway, that graph goes stale
+                who = f"{type(self).__name__}.step (params[{i}])"
+                write_while_saved(p.data, who, lambda i=i, p=p: self._update(i, p.data, p.grad))
+            else:
+                self._update(i, p.data, p.grad)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> State:
