@@ -162,3 +162,51 @@ def test_any_truncation_or_flipped_byte_is_a_data_error_or_a_clean_load(
     except TinygradHWError as error:
         assert "fuzzed.npz" in str(error)
         assert_unchanged(model, opt, before)
+
+
+# --------------------------------------------------------------------------- IDX files
+def idx_header(shape: tuple[int, ...], code: int = 0x08) -> bytes:
+    return bytes([0, 0, code, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+
+
+@pytest.mark.parametrize(
+    "shape", [(10**9, 10**9, 10**9), (60000, 28, 28), (2**31, 2), (100_000, 100_000)]
+)
+def test_an_idx_gzip_whose_header_claims_more_than_it_can_hold_is_refused_before_inflating(
+    tmp_path, shape
+):
+    import gzip
+
+    from tinygrad_hw.data import load_idx
+
+    path = tmp_path / "images.idx.gz"
+    path.write_bytes(gzip.compress(idx_header(shape) + bytes(1000)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"images\.idx\.gz.*(cannot hold|truncated)"):
+            load_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**22
+
+
+def test_a_gzip_bomb_with_a_lying_header_is_refused_by_its_trailer(tmp_path):
+    """80 MiB of zeros (an 80 KiB file): the header claims 2x that; the trailer disagrees."""
+    import gzip
+
+    from tinygrad_hw.data import load_idx
+
+    path = tmp_path / "bomb.idx.gz"
+    path.write_bytes(gzip.compress(idx_header((2 * 80 * 2**20,)) + bytes(80 * 2**20)))
+    with pytest.raises(DataError, match=r"bomb\.idx\.gz.*trailer says"):
+        load_idx(path)
+
+
+def test_a_plain_idx_file_shorter_than_its_header_says_is_refused(tmp_path):
+    from tinygrad_hw.data import load_idx
+
+    path = tmp_path / "labels.idx"
+    path.write_bytes(idx_header((10**6,)) + bytes(10))
+    with pytest.raises(DataError, match=r"labels\.idx.*truncated.*needs 1000000 bytes"):
+        load_idx(path)

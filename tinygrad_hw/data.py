@@ -6,6 +6,7 @@ The data set loaders themselves (MNIST, Fashion-MNIST, digits) live in ``dataset
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import zlib
@@ -184,8 +185,40 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     except IsADirectoryError:
         raise DataError(f"{path} is a folder, not an IDX file") from None
     if raw[:2] == _GZIP_MAGIC:
+        _check_gzip_size_before_inflating(raw, path)
         raw = _gunzip(raw, path)
     return parse_idx(raw, str(path))
+
+
+# deflate cannot compress better than about 1032:1, so a header claiming more than this many
+# bytes per compressed byte describes data the file cannot hold (a gzip bomb, or damage)
+_MAX_DEFLATE_RATIO = 1032
+_INFLATE_ANYWAY = 2**26  # bytes: below this a mismatch is reported after inflating
+
+
+def _check_gzip_size_before_inflating(raw: bytes, path: Path) -> None:
+    """Compare the IDX header's size (from the first inflated bytes) with what the gzip file
+    can hold and with its trailer (ISIZE: the inflated length mod 2**32), before inflating."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            head = stream.read(4 + 4 * 255)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: corrupt or truncated gzip data ({err})") from None
+    if len(head) < 4 or head[3] == 0 or len(head) < 4 + 4 * head[3]:
+        return  # parse_idx names the bad header
+    dtype_code, ndim = head[2], head[3]
+    shape = [int.from_bytes(head[i : i + 4], "big") for i in range(4, 4 + 4 * ndim, 4)]
+    itemsize = IDX_DTYPES[dtype_code].itemsize if dtype_code in IDX_DTYPES else 1
+    total = 4 + 4 * ndim + math.prod(shape) * itemsize
+    trailer = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else None
+    # small files are inflated anyway, for parse_idx's exact expected/got message
+    wrong_trailer = trailer is not None and total > _INFLATE_ANYWAY and trailer != total % 2**32
+    if total > _MAX_DEFLATE_RATIO * len(raw) or wrong_trailer:
+        raise DataError(
+            f"{path}: IDX header says shape {tuple(shape)} ({total} bytes), which this "
+            f"{len(raw)}-byte gzip file cannot hold (its trailer says {trailer} bytes "
+            "inflated): truncated, damaged or not what it claims; nothing was inflated"
+        )
 
 
 def _gunzip(raw: bytes, path: Path) -> bytes:
