@@ -62,9 +62,20 @@ def minibatches(
     x, y = _check_pair(x, y, "minibatches")
     _check_batch_size(batch_size)
     n = len(x)
-    order = np.random.default_rng(seed).permutation(n) if shuffle else None
+    order = generator(seed, "minibatches").permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
     return _batches(x, y, order, batch_size, stop)
+
+
+def generator(seed: Seed, caller: str) -> np.random.Generator:
+    """``seed`` (an int >= 0, None or a Generator) as a Generator; ArgumentError otherwise."""
+    if isinstance(seed, np.random.Generator) or seed is None:
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ArgumentError(
+            f"{caller}: seed must be an int >= 0, None or a np.random.Generator, got {seed!r:.60}"
+        )
+    return np.random.default_rng(seed)
 
 
 def _batches(
@@ -130,7 +141,7 @@ def stratified_split_indices(
     test_count = _test_count(test_size, len(y))
     _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     per_class = _largest_remainder(test_count * counts / len(y), test_count)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed, "stratified_split")
     train_parts, test_parts = [], []
     for label, k in enumerate(per_class):
         rows = rng.permutation(np.flatnonzero(inverse == label))

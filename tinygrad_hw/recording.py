@@ -13,7 +13,7 @@ import numpy as np
 
 from tinygrad_hw import saved_arrays
 from tinygrad_hw.autodiff import Node, check_finite_forward
-from tinygrad_hw.errors import ArgumentError, DTypeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, DTypeError, SizeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
 from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
 from tinygrad_hw.ops.namespace import NUMPY
@@ -59,6 +59,12 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
         raise
     except (TypeError, ValueError, IndexError) as error:  # numpy's refusals, renamed
         raise explain_failure(primitive.name, arrays, error) from None
+    except MemoryError as error:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise SizeError(
+            f"{primitive.name}: the result for inputs of shapes {shapes} is too large to "
+            f"allocate ({error})"
+        ) from None
     residuals = None
     if primitive.residuals:
         result, residuals = result
@@ -131,7 +137,13 @@ def lift(value: Any, like: Any) -> Any:
         return value
     cls, dtype = type(like), like.data.dtype
     if type(value) in (float, int) and dtype.kind == "f":
-        return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
+        try:
+            return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
+        except OverflowError:
+            raise ArgumentError(
+                f"a constant of {len(str(abs(value)))} digits is too large for a number of "
+                f"dtype {dtype}"
+            ) from None
     array = to_array(value)
     if array.dtype != dtype and is_float_dtype(dtype):
         array = cast(array, dtype)

@@ -12,13 +12,14 @@ closed form). The other losses are short compositions of Tensor ops.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from tinygrad_hw import ops
-from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError, SizeError
 from tinygrad_hw.nn.activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from tinygrad_hw.nn.functional_conv import avg_pool2d as avg_pool2d
 from tinygrad_hw.nn.functional_conv import conv1d as conv1d
@@ -383,6 +384,8 @@ def _tensor_list(op: str, params: Any) -> list[Tensor]:
 def _nonnegative_number(op: str, name: str, value: Any) -> float:
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise DTypeError(f"{op}: {name} must be a number, got {value!r:.60}") from None
     if not math.isfinite(number) or number < 0:
@@ -402,7 +405,26 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
     if bad.any():
         value = labels[np.unravel_index(np.argmax(bad), labels.shape)]
         raise ArgumentError(f"one_hot: label {value} is out of range for {k} classes [0, {k})")
-    return np.eye(k, dtype=dtype)[labels]
+    need = labels.size * k * np.dtype(dtype).itemsize
+    try:
+        if need > physical_memory():  # zeros() would "succeed" lazily, then fail on use
+            raise MemoryError
+        out = np.zeros((*labels.shape, k), dtype)
+    except (MemoryError, ValueError):
+        raise SizeError(
+            f"one_hot: {labels.size} labels x {k} classes need {need:,} bytes, too large to "
+            "allocate (use integer labels with cross_entropy instead)"
+        ) from None
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (no limit where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
 
 
 def accuracy(logits_or_probs: Any, labels: Any, threshold: float | None = None) -> float:

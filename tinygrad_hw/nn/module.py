@@ -60,11 +60,20 @@ class Module:
                 yield name, value
 
     def modules(self) -> Iterator[Module]:
-        """This module and every sub-module below it, depth first."""
-        yield self
-        for _, child in self.named_children():
+        """This module and every sub-module below it, depth first, each once (a back-reference
+        to a parent, or a module shared by two owners, is not walked again)."""
+        for _, module in self._walk_modules("", set()):
+            yield module
+
+    def _walk_modules(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+        """(dotted prefix, module) for this module and those below it not in ``seen``."""
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield prefix, self
+        for name, child in self.named_children():
             if isinstance(child, Module):
-                yield from child.modules()
+                yield from child._walk_modules(f"{prefix}{name}.", seen)
 
     def named_parameters(self) -> list[tuple[str, Tensor]]:
         """Dotted names and parameter Tensors, e.g. ``[("layers.0.weight", W1), ...]``.
@@ -80,10 +89,17 @@ class Module:
                 found.append((name, tensor))
         return found
 
-    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+    def _walk_parameters(
+        self, prefix: str, seen: set[int] | None = None
+    ) -> Iterator[tuple[str, Tensor]]:
+        """In attribute order, each sub-module once (``seen``: ids of those already walked)."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         for name, child in self.named_children():
             if isinstance(child, Module):
-                yield from child._walk_parameters(f"{prefix}{name}.")
+                yield from child._walk_parameters(f"{prefix}{name}.", seen)
             elif is_parameter(child):
                 yield prefix + name, child
 
@@ -107,11 +123,9 @@ class Module:
         return list(self._walk_buffers(""))
 
     def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        for name in vars(self).get("_buffers", ()):
-            yield prefix + name, getattr(self, name)
-        for name, child in self.named_children():
-            if isinstance(child, Module):
-                yield from child._walk_buffers(f"{prefix}{name}.")
+        for module_prefix, module in self._walk_modules(prefix, set()):
+            for name in vars(module).get("_buffers", ()):
+                yield module_prefix + name, getattr(module, name)
 
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
@@ -166,7 +180,11 @@ class Module:
                 np.copyto(target, array)
 
     def __repr__(self) -> str:
-        body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.named_children())
+        _IN_REPR.add(id(self))
+        try:
+            body = "\n".join(f"  ({n}): {_short(child)}" for n, child in self.named_children())
+        finally:
+            _IN_REPR.discard(id(self))
         return f"{type(self).__name__}(\n{body}\n)" if body else f"{type(self).__name__}()"
 
 
@@ -176,7 +194,12 @@ def is_parameter(tensor: Tensor) -> bool:
     return tensor.requires_grad and tensor._node.sink is not None
 
 
+_IN_REPR: set[int] = set()  # modules whose repr is being built: a child naming one is a cycle
+
+
 def _short(child: Module | Tensor) -> str:
+    if id(child) in _IN_REPR:
+        return f"<{type(child).__name__}: a reference back up the tree>"
     if isinstance(child, Tensor):
         return f"Tensor(shape={child.shape}, dtype={child.dtype})"
     return repr(child).replace("\n", "\n  ")

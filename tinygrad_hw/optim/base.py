@@ -68,6 +68,8 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
+            if type(p.grad) is not np.ndarray or p.grad.dtype != p.data.dtype:
+                check_grad(type(self).__name__, i, p)
             if p.grad.shape != p.data.shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: params[{i}] has shape {p.shape} but its "
@@ -154,12 +156,29 @@ def check_param(owner: str, i: int, p: Any, seen: set[int]) -> None:
     seen.add(id(p))
 
 
+def check_grad(owner: str, i: int, p: Tensor) -> None:
+    """A ``.grad`` the user assigned must be an ndarray of the parameter's dtype (PyTorch checks
+    on assignment; here the check runs where the value is used, so reading .grad costs nothing)."""
+    g = p.grad
+    if not isinstance(g, np.ndarray):
+        raise DTypeError(
+            f"{owner}.step: params[{i}].grad is a {type(g).__name__}, not an array: assign "
+            f"np.asarray(...) of shape {p.shape} and dtype {p.dtype}"
+        )
+    if g.dtype != p.dtype:
+        raise DTypeError(
+            f"{owner}.step: params[{i}].grad has dtype {g.dtype}, the parameter {p.dtype}"
+        )
+
+
 def check_number(owner: str, name: str, value: Any, upper: float = math.inf) -> float:
     """A finite float in [0, upper) (or [0, inf)) as a Python float."""
     if isinstance(value, Tensor | str | bytes) or (isinstance(value, np.ndarray) and value.ndim):
         raise DTypeError(f"{owner}: {name} must be a number, got {value!r:.60}")
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise DTypeError(f"{owner}: {name} must be a number, got {value!r:.60}") from None
     if math.isnan(number) or number < 0 or number >= upper or math.isinf(number):
