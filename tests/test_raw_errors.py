@@ -73,18 +73,6 @@ def test_a_bad_grad_assignment_is_refused_by_step_naming_the_parameter(cls, grad
     np.testing.assert_array_equal(w.data, [1.0, 1.0])  # nothing moved
 
 
-def test_del_grad_forgets_the_gradient():
-    w = Tensor(np.ones(2), requires_grad=True)
-    (w * 3.0).sum().backward()
-    del w.grad
-    assert w.grad is None and w.grad_tensor is None
-    (w * 2.0).sum().backward()
-    np.testing.assert_array_equal(w.grad, [2.0, 2.0])  # a fresh sum, not 3 + 2
-    del w.data  # other attributes are deleted as usual
-    with pytest.raises(AttributeError):
-        _ = w.data
-
-
 class WithParent(nn.Module):
     def __init__(self) -> None:
         super().__init__()

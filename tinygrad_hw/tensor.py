@@ -123,13 +123,6 @@ class Tensor(
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, prefix='Tensor(')}, dtype={self.dtype}{grad})"
 
-    def __delattr__(self, name: str) -> None:
-        if name == "grad":  # as PyTorch: del x.grad forgets the gradient, reads give None
-            self.grad = None
-            self._grad_graph = None
-        else:
-            super().__delattr__(name)
-
     def __len__(self) -> int:
         if self.ndim == 0:
             raise ShapeError("len() of a 0-d tensor")

@@ -68,7 +68,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            if type(p.grad) is not np.ndarray or p.grad.dtype != p.data.dtype:
+            if type(p.grad) is not np.ndarray or p.grad.dtype is not p.data.dtype:  # fast
                 check_grad(type(self).__name__, i, p)
             if p.grad.shape != p.data.shape:
                 raise ShapeError(
