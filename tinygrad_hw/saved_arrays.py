@@ -19,7 +19,6 @@ read) are not locked; a view made before the lock still writes into the array; w
 save one array, the first to let go unlocks it.
 """
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -46,9 +45,12 @@ class SavedArrays:
             _locked.discard(key)
             if modified:
                 modified.pop(key, None)
-            # a view whose base another live node has locked since stays read-only
-            with contextlib.suppress(ValueError):
+            # try/except, not contextlib.suppress: this runs for every saved array of every
+            # step, and suppress() costs a context manager object and two calls each time
+            try:  # noqa: SIM105
                 array.setflags(True)  # positional: half the cost of write=True
+            except ValueError:  # a view whose base another live node has locked since
+                pass
 
 
 def lock(arrays: tuple[Any, ...]) -> SavedArrays | None:
