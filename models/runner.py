@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shlex
 import sys
 import time
@@ -35,7 +36,7 @@ from models.interrupt import ForcedStop, StopFlag, deferred_interrupt
 from models.progress import ProgressBar
 from tinygrad_hw import Tensor, checkpoint, jit, no_grad
 from tinygrad_hw.atomic import atomic_open
-from tinygrad_hw.errors import ArgumentError, MissingDataError
+from tinygrad_hw.errors import ArgumentError, DataError, MissingDataError
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.npz", "metrics.json", "curves.png"
 EVAL_CHUNK = 5000  # rows per forward pass when evaluating: bounds memory on full MNIST
@@ -61,6 +62,59 @@ class Progress:
     seconds: float = 0.0  # training time spent in the round in progress
     history: list[dict[str, Any]] = field(default_factory=list)
     step_losses: list[float] = field(default_factory=list)
+
+
+_PROGRESS_TYPES = {
+    "round": int,
+    "batches_done": int,
+    "steps": int,
+    "order_state": dict,
+    "running": list,
+    "seconds": (int, float),
+    "history": list,
+    "step_losses": list,
+}
+
+
+def json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with every NaN or infinite float written as null (NaN is not JSON: strict
+    readers refuse the whole file) and listed, by its path, under "non_finite"."""
+    found: list[str] = []
+
+    def clean(value: Any, where: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(f"{where} ({value})")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(metrics, "")
+    if found:
+        cleaned["non_finite"] = found
+    return cleaned
+
+
+def progress_from_meta(meta: dict[str, Any]) -> Progress:
+    """The checkpoint's ``progress`` member as a Progress; DataError naming the field for a
+    missing, unknown, mistyped or negative one (a hand-edited or damaged checkpoint)."""
+    raw = meta.get("progress")
+    if not isinstance(raw, dict):
+        raise DataError(f"meta 'progress' must be a JSON object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_PROGRESS_TYPES))
+    if unknown:
+        raise DataError(f"meta 'progress' has unknown fields {unknown}")
+    for key, kind in _PROGRESS_TYPES.items():
+        value = raw.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, kind):
+            raise DataError(f"meta 'progress.{key}' must be {kind}, got {value!r:.60}")
+        if isinstance(value, int | float) and not 0 <= value < math.inf:
+            raise DataError(f"meta 'progress.{key}' must be >= 0 and finite, got {value!r}")
+    if len(raw["running"]) != 3:
+        raise DataError("meta 'progress.running' must hold 3 numbers")
+    return Progress(**raw)
 
 
 @dataclass
@@ -140,8 +194,15 @@ class Run:
     # ------------------------------------------------------------------ state
     def restore(self) -> None:
         """Load weights, optimizer state and progress from ``out/checkpoint.npz``."""
-        meta = checkpoint.load(self.out / CHECKPOINT, self.model, self.optimizer)
-        self.progress = Progress(**meta["progress"])
+        path = self.out / CHECKPOINT
+        before = (self.model.state_dict(), self.optimizer.state_dict())
+        meta = checkpoint.load(path, self.model, self.optimizer)
+        try:
+            self.progress = progress_from_meta(meta)
+        except DataError as error:  # a load that fails part-way changes nothing
+            self.model.load_state_dict(before[0])
+            self.optimizer.load_state_dict(before[1])
+            raise DataError(f"--resume: {path}: {error}") from None
 
     def save(self) -> None:
         checkpoint.save(
@@ -273,7 +334,7 @@ class Run:
     def write_metrics(self, status: str) -> dict[str, Any]:
         metrics = self.metrics(status)
         with atomic_open(self.out / METRICS, "w") as handle:
-            json.dump(metrics, handle, indent=1)
+            json.dump(json_safe(metrics), handle, indent=1, allow_nan=False)
         return metrics
 
     def write_curves(self) -> None:

@@ -246,11 +246,19 @@ def test_random_numbers_made_outside_the_ops_run_eagerly():
 
 
 def test_a_parameter_changed_outside_an_optimizer_step_runs_eagerly():
-    def middle(loss, model):
-        model.layers[0].bias.data += 1e-3  # an update no recorded op and no optimizer made
-        return loss
+    # After backward: between forward and backward the saved array is read-only.
+    def make(model, optimizer):
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(Tensor(x)), y)
+            loss.backward()
+            model.layers[0].bias.data += 1e-3  # an update no recorded op and no optimizer made
+            optimizer.step()
+            return loss
 
-    messages = _run_both(_step_with(middle))
+        return step
+
+    messages = _run_both(make)
     assert len(messages) == 1 and "changed outside" in messages[0]
 
 

@@ -20,14 +20,17 @@ from tinygrad_hw.ops.arrays import all_finite, cast, copy, ndarray
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.ops.shaping import sum_to_shape
+from tinygrad_hw.saved_arrays import SavedArrays, check_unmodified, modified
 
 
 class Node:
     """One recorded op (or a leaf) in the graph."""
 
     __slots__ = (
+        "born",
         "dtype",
         "hooks",
+        "locks",
         "params",
         "parents",
         "primitive",
@@ -60,6 +63,8 @@ class Node:
         self.sink = sink  # leaves only: weakref to the owner that receives the gradient
         self.site = site  # anomaly mode: file:line of the user code that created the op
         self.hooks = None  # Tensor.register_hook/retain_grad: a callable (g, math) -> g
+        self.locks: SavedArrays | None = None  # saved inputs made read-only (saved_arrays)
+        self.born = 0  # saved_arrays.writes when recorded: was a saved array changed since?
 
     @classmethod
     def leaf(cls, owner: Any, shape: tuple[int, ...], dtype: Any) -> "Node":
@@ -226,6 +231,8 @@ def backward(
             continue
         if node.saved is None:
             raise _freed_error(node)
+        if modified:  # an optimizer stepped while this graph was alive (saved_arrays)
+            check_unmodified(node.op, node.saved[1], node.born)
         if math is None:  # first order: the saved arrays, numpy (inline: the hot path)
             xp, (out, inputs), kwargs = NUMPY, node.saved, node.params
             if node.residuals:
@@ -255,7 +262,7 @@ def backward(
             if pending[parent] == 0:
                 ready.append(parent)
         if not retain_graph:
-            node.saved = node.residuals = node.params = None
+            node.saved = node.residuals = node.params = node.locks = None
             node.parents = ()
     return found if targets is not None else None
 

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_hw.atomic import atomic_open
-from tinygrad_hw.errors import DataError, DTypeError, MissingDataError, TinygradHWError
+from tinygrad_hw.errors import (
+    ArgumentError,
+    DataError,
+    DTypeError,
+    MissingDataError,
+    ShapeError,
+    TinygradHWError,
+)
 from tinygrad_hw.nn.module import Module
+from tinygrad_hw.npz_reader import Member, read_checked
 from tinygrad_hw.optim.base import Optimizer
 
 FORMAT = "tinygrad_hw-checkpoint-1"
 MODEL, OPTIM = "model/", "optim/"
 PathLike = str | os.PathLike[str]
+META_CHARS = 16 * 2**20  # a meta member longer than this (16 Mi characters) is refused
 
 
 def save(path: PathLike, model: Module, optimizer: Optimizer | None = None, **meta: Any) -> None:
@@ -64,52 +72,121 @@ def load(path: PathLike, model: Module | None = None, optimizer: Optimizer | Non
     """Read the checkpoint at ``path`` into ``model`` and ``optimizer`` and return its meta.
 
     Loading is strict (see Module.load_state_dict / Optimizer.load_state_dict): another
-    architecture raises ShapeError naming the parameter, and nothing is changed. If the
-    optimizer's state does not fit, the model's parameters are restored too. A missing file
-    raises MissingDataError, a truncated or foreign one DataError, each naming the file.
+    architecture raises ShapeError naming the parameter, and nothing is changed. Every member's
+    name, dtype and shape is checked against the model and optimizer from the zip's directory
+    and the member's .npy header before any data is read, so a hostile file cannot make us
+    allocate more than the model holds. If the optimizer's state does not fit, the model's
+    parameters are restored too. A missing file raises MissingDataError, a truncated, foreign
+    or tampered one DataError, each naming the file (and the member).
     """
-    arrays = _read_arrays(Path(path))
+    path = Path(path)
+    expected = _Expected(model, optimizer)
+    arrays = read_checked(path, expected.check)
     meta = _meta(path, arrays)
-    if optimizer is not None and not any(k.startswith(OPTIM) for k in arrays):
+    if optimizer is not None and not expected.seen_optim:
         raise DataError(f"load: {path} holds no optimizer state (saved without optimizer=)")
+    expected.check_complete(path)
     previous = model.state_dict() if model is not None else None
+    loaded = False
     try:
         if model is not None:
             model.load_state_dict(_section(arrays, MODEL))
+            loaded = True
         if optimizer is not None:
             optimizer.load_state_dict(_section(arrays, OPTIM))
     except TinygradHWError as error:
-        if model is not None:
+        if loaded:
             model.load_state_dict(previous)
         raise type(error)(f"{path}: {error}") from None
     return meta
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read now, so that a truncated member fails here."""
-    if not path.exists():
-        raise MissingDataError(f"load: no checkpoint at {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(f"load: {path} holds a single .npy array, not a checkpoint")
-        with archive:
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        if isinstance(error, DataError):
-            raise
-        raise DataError(
-            f"load: {path} is not a readable checkpoint (truncated or corrupt): {error}"
-        ) from None
+class _Expected:
+    """What the model and optimizer can hold, to check each member's header against."""
+
+    def __init__(self, model: Module | None, optimizer: Optimizer | None) -> None:
+        self.model = (
+            None
+            if model is None
+            else {n: t.data for n, t in model.named_parameters() + model.named_buffers()}
+        )
+        self.optim = None if optimizer is None else optimizer.state_dict()
+        self.seen_model: set[str] = set()
+        self.seen_optim: set[str] = set()
+        self.foreign: list[str] = []
+
+    def check(self, member: Member) -> bool:
+        """True: read this member; False: skip it; raises for one that cannot be loaded."""
+        name = member.name
+        if name in ("meta", "format"):
+            limit = META_CHARS if name == "meta" else 64
+            if member.shape != () or member.dtype.kind != "U" or member.dtype.itemsize > 4 * limit:
+                raise DataError(
+                    f"must be a string of at most {limit} characters, got {member.dtype} of "
+                    f"shape {member.shape}"
+                )
+            return True
+        if name.startswith(MODEL):
+            return self._check_model(name[len(MODEL) :], member)
+        if name.startswith(OPTIM):
+            return self._check_optim(name[len(OPTIM) :], member)
+        self.foreign.append(name)  # refused once the format member says what the file is
+        return False
+
+    def _check_model(self, key: str, member: Member) -> bool:
+        if self.model is None:
+            return False
+        own = self.model.get(key)
+        if own is None:
+            raise ArgumentError(f"the model has no parameter or buffer '{key}'")
+        if member.shape != own.shape:
+            raise ShapeError(
+                f"load_state_dict: parameter '{key}' has shape {own.shape}, the state holds "
+                f"shape {member.shape}"
+            )
+        if member.dtype != own.dtype:
+            raise DTypeError(
+                f"load_state_dict: parameter '{key}' has dtype {own.dtype}, the state holds "
+                f"dtype {member.dtype}"
+            )
+        self.seen_model.add(key)
+        return True
+
+    def _check_optim(self, key: str, member: Member) -> bool:
+        if self.optim is None:
+            return False
+        self.seen_optim.add(key)
+        if key not in self.optim:
+            return True  # Optimizer.load_state_dict names every unexpected key at once
+        own = np.asarray(self.optim[key])
+        if member.shape != own.shape or member.dtype.kind not in "biuf":
+            raise ShapeError(
+                f"optimizer state '{key}' has shape {own.shape}, the file holds "
+                f"{member.dtype} of shape {member.shape}"
+            )
+        return True
+
+    def check_complete(self, path: Path) -> None:
+        if self.foreign:
+            raise DataError(
+                f"load: {path}: member '{self.foreign[0]}' is not part of a checkpoint "
+                "(expected model/..., optim/..., meta, format)"
+            )
+        if self.model is not None and set(self.model) != self.seen_model:
+            missing = sorted(set(self.model) - self.seen_model)
+            raise ArgumentError(f"{path}: load_state_dict: missing keys {missing}")
+        if self.optim is not None and len(self.seen_optim) > 4 * len(self.optim) + 8:
+            raise DataError(f"{path}: holds {len(self.seen_optim)} optimizer entries")
 
 
-def _meta(path: PathLike, arrays: dict[str, np.ndarray]) -> dict:
-    if arrays.get("format", np.array("")).item() != FORMAT or "meta" not in arrays:
+def _meta(path: Path, arrays: dict[str, np.ndarray]) -> dict:
+    if "format" not in arrays or arrays["format"].item() != FORMAT or "meta" not in arrays:
         raise DataError(f"load: {path} is an .npz archive but not a {FORMAT} file")
     try:
         meta = json.loads(arrays["meta"].item())
-    except (ValueError, AttributeError) as error:
-        raise DataError(f"load: {path} has a corrupt 'meta' entry: {error}") from None
+    except (ValueError, RecursionError) as error:
+        kind = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise DataError(f"load: {path} has a corrupt 'meta' member: {kind}") from None
     if not isinstance(meta, dict):
         raise DataError(f"load: {path}'s meta is a {type(meta).__name__}, not a JSON object")
     return meta

@@ -6,6 +6,7 @@ The data set loaders themselves (MNIST, Fashion-MNIST, digits) live in ``dataset
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import zlib
@@ -61,9 +62,20 @@ def minibatches(
     x, y = _check_pair(x, y, "minibatches")
     _check_batch_size(batch_size)
     n = len(x)
-    order = np.random.default_rng(seed).permutation(n) if shuffle else None
+    order = generator(seed, "minibatches").permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
     return _batches(x, y, order, batch_size, stop)
+
+
+def generator(seed: Seed, caller: str) -> np.random.Generator:
+    """``seed`` (an int >= 0, None or a Generator) as a Generator; ArgumentError otherwise."""
+    if isinstance(seed, np.random.Generator) or seed is None:
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ArgumentError(
+            f"{caller}: seed must be an int >= 0, None or a np.random.Generator, got {seed!r:.60}"
+        )
+    return np.random.default_rng(seed)
 
 
 def _batches(
@@ -129,7 +141,7 @@ def stratified_split_indices(
     test_count = _test_count(test_size, len(y))
     _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     per_class = _largest_remainder(test_count * counts / len(y), test_count)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed, "stratified_split")
     train_parts, test_parts = [], []
     for label, k in enumerate(per_class):
         rows = rng.permutation(np.flatnonzero(inverse == label))
@@ -184,8 +196,40 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     except IsADirectoryError:
         raise DataError(f"{path} is a folder, not an IDX file") from None
     if raw[:2] == _GZIP_MAGIC:
+        _check_gzip_size_before_inflating(raw, path)
         raw = _gunzip(raw, path)
     return parse_idx(raw, str(path))
+
+
+# deflate cannot compress better than about 1032:1, so a header claiming more than this many
+# bytes per compressed byte describes data the file cannot hold (a gzip bomb, or damage)
+_MAX_DEFLATE_RATIO = 1032
+_INFLATE_ANYWAY = 2**26  # bytes: below this a mismatch is reported after inflating
+
+
+def _check_gzip_size_before_inflating(raw: bytes, path: Path) -> None:
+    """Compare the IDX header's size (from the first inflated bytes) with what the gzip file
+    can hold and with its trailer (ISIZE: the inflated length mod 2**32), before inflating."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            head = stream.read(4 + 4 * 255)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: corrupt or truncated gzip data ({err})") from None
+    if len(head) < 4 or head[3] == 0 or len(head) < 4 + 4 * head[3]:
+        return  # parse_idx names the bad header
+    dtype_code, ndim = head[2], head[3]
+    shape = [int.from_bytes(head[i : i + 4], "big") for i in range(4, 4 + 4 * ndim, 4)]
+    itemsize = IDX_DTYPES[dtype_code].itemsize if dtype_code in IDX_DTYPES else 1
+    total = 4 + 4 * ndim + math.prod(shape) * itemsize
+    trailer = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else None
+    # small files are inflated anyway, for parse_idx's exact expected/got message
+    wrong_trailer = trailer is not None and total > _INFLATE_ANYWAY and trailer != total % 2**32
+    if total > _MAX_DEFLATE_RATIO * len(raw) or wrong_trailer:
+        raise DataError(
+            f"{path}: IDX header says shape {tuple(shape)} ({total} bytes), which this "
+            f"{len(raw)}-byte gzip file cannot hold (its trailer says {trailer} bytes "
+            "inflated): truncated, damaged or not what it claims; nothing was inflated"
+        )
 
 
 def _gunzip(raw: bytes, path: Path) -> bytes:

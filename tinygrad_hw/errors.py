@@ -39,6 +39,11 @@ class AnomalyError(TinygradHWError, FloatingPointError):
     """Under ``detect_anomaly()``, an op produced NaN or inf."""
 
 
+class SizeError(TinygradHWError, MemoryError):
+    """A result too large to allocate (a giant broadcast, one_hot with 10**10 classes): the
+    message names the op and the size it would need."""
+
+
 class DataError(TinygradHWError, ValueError):
     """A data set or checkpoint file is corrupt, truncated or of the wrong format."""
 

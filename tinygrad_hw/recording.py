@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw import saved_arrays
 from tinygrad_hw.autodiff import Node, check_finite_forward
-from tinygrad_hw.errors import ArgumentError, DTypeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, DTypeError, SizeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
-from tinygrad_hw.ops.arrays import cast, is_float_dtype, ndarray
+from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.primitive import Primitive
+from tinygrad_hw.saved_arrays import lock
 from tinygrad_hw.validation import explain_failure, to_array
 
 
@@ -46,6 +48,8 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
             tensors = lift_all(primitive.name, operands)
             break
     arrays = tuple([t.data for t in tensors])
+    if primitive.needs_float:  # integer/bool inputs of exp, sigmoid, softmax ... as float64
+        arrays = as_float_arrays(arrays)
     try:
         if params:
             result = primitive.forward(NUMPY, *arrays, **params)
@@ -55,6 +59,12 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
         raise
     except (TypeError, ValueError, IndexError) as error:  # numpy's refusals, renamed
         raise explain_failure(primitive.name, arrays, error) from None
+    except MemoryError as error:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise SizeError(
+            f"{primitive.name}: the result for inputs of shapes {shapes} is too large to "
+            f"allocate ({error})"
+        ) from None
     residuals = None
     if primitive.residuals:
         result, residuals = result
@@ -87,13 +97,14 @@ def record(
         parents = tuple([t._node for t in tensors])
         if parents.count(None) != len(parents):  # some input needs a gradient
             keep = primitive.saves_inputs
-            saved = (
-                out if primitive.saves_out else None,
-                arrays if keep is True else primitive.saved_inputs(arrays),
-            )
-            result._node = Node(
+            inputs = arrays if keep is True else primitive.saved_inputs(arrays)
+            saved = (out if primitive.saves_out else None, inputs)
+            node = Node(
                 primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site
             )
+            node.locks = lock(inputs)  # read-only until backward has used them
+            node.born = saved_arrays.writes
+            result._node = node
     return result
 
 
@@ -128,7 +139,13 @@ def lift(value: Any, like: Any) -> Any:
         return value
     cls, dtype = type(like), like.data.dtype
     if type(value) in (float, int) and dtype.kind == "f":
-        return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
+        try:
+            return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
+        except OverflowError:
+            raise ArgumentError(
+                f"a constant of {len(str(abs(value)))} digits is too large for a number of "
+                f"dtype {dtype}"
+            ) from None
     array = to_array(value)
     if array.dtype != dtype and is_float_dtype(dtype):
         array = cast(array, dtype)

@@ -50,6 +50,8 @@ class ElementwiseMethods:
 
     def clip(self, lo: float | None, hi: float | None) -> Any:
         lo, hi = clip_bound("lo", lo), clip_bound("hi", hi)
+        if lo is None and hi is None:
+            raise ArgumentError("clip: at least one of lo and hi must be a number (as PyTorch)")
         if lo is not None and hi is not None and lo > hi:
             raise ArgumentError(f"clip: lo={lo} is greater than hi={hi}")
         return apply(ops.clip, self, lo=lo, hi=hi)

@@ -1,6 +1,7 @@
 """Argument checks shared by the Tensor layer: each turns a bad call into the library's own
 error, naming the op and the offending shapes, dtypes or values, before numpy sees it."""
 
+import math
 import operator
 from typing import Any
 
@@ -85,6 +86,8 @@ def clip_bound(name: str, value: Any) -> Any:
         isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating)
     ):
         raise DTypeError(f"clip: {name} must be a number or None, got {value!r:.60}")
+    if isinstance(value, int) and abs(value) >= 2**1024:  # past float64: clip at +-inf
+        return math.inf if value > 0 else -math.inf
     return value
 
 

@@ -12,13 +12,14 @@ closed form). The other losses are short compositions of Tensor ops.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from tinygrad_hw import ops
-from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError, SizeError
 from tinygrad_hw.mistakes import check_binary_logits, check_class_logits, check_log_probabilities
 from tinygrad_hw.nn.activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from tinygrad_hw.nn.functional_conv import avg_pool2d as avg_pool2d
@@ -118,6 +119,25 @@ def _same_shape_target(op: str, name: str, value: Any, like: Tensor) -> Tensor:
     return target
 
 
+def _check_probability_targets(op: str, targets: np.ndarray) -> None:
+    """Targets of the logits' shape are class probabilities: finite floats >= 0 (above 1 is
+    allowed, as in PyTorch: a learned target may step past it). Integer
+    ones are refused (as PyTorch does): labels of the wrong shape read as probabilities give a
+    loss of 0 for every row whose one label is 0."""
+    if targets.dtype.kind != "f":
+        raise DTypeError(
+            f"{op}: targets of shape {targets.shape} (the logits' shape) are class "
+            f"probabilities and must be floating point, got dtype {targets.dtype}; pass "
+            "integer class labels of shape (N,), or one-hot rows with .astype(np.float32)"
+        )
+    if targets.size and not (np.isfinite(targets).all() and targets.min() >= 0):
+        bad = targets[~(np.isfinite(targets) & (targets >= 0))][0]
+        raise ArgumentError(
+            f"{op}: targets of shape {targets.shape} are class probabilities and must be "
+            f"finite and >= 0, got {bad}"
+        )
+
+
 def _check_in_unit_interval(op: str, name: str, array: np.ndarray, hint: str = "") -> None:
     if array.size and not (np.all(array >= 0) and np.all(array <= 1)):
         raise ArgumentError(
@@ -187,6 +207,7 @@ def cross_entropy(
     class_weight = _class_weights(op, weight, k, logits.dtype)
     label_array = _as_array(op, "labels", labels)
     if label_array.ndim == 2:
+        _check_probability_targets(op, label_array)
         targets = _same_shape_target(op, "targets", labels, logits)
         if eps:
             targets = targets * (1.0 - eps) + eps / k
@@ -367,6 +388,8 @@ def _tensor_list(op: str, params: Any) -> list[Tensor]:
 def _nonnegative_number(op: str, name: str, value: Any) -> float:
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise DTypeError(f"{op}: {name} must be a number, got {value!r:.60}") from None
     if not math.isfinite(number) or number < 0:
@@ -386,7 +409,26 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
     if bad.any():
         value = labels[np.unravel_index(np.argmax(bad), labels.shape)]
         raise ArgumentError(f"one_hot: label {value} is out of range for {k} classes [0, {k})")
-    return np.eye(k, dtype=dtype)[labels]
+    need = labels.size * k * np.dtype(dtype).itemsize
+    try:
+        if need > physical_memory():  # zeros() would "succeed" lazily, then fail on use
+            raise MemoryError
+        out = np.zeros((*labels.shape, k), dtype)
+    except (MemoryError, ValueError):
+        raise SizeError(
+            f"one_hot: {labels.size} labels x {k} classes need {need:,} bytes, too large to "
+            "allocate (use integer labels with cross_entropy instead)"
+        ) from None
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (no limit where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
 
 
 def accuracy(logits_or_probs: Any, labels: Any, threshold: float | None = None) -> float:

@@ -35,6 +35,8 @@ def as_generator(rng: Seed) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+        if rng is not None and rng < 0:
+            raise ArgumentError(f"rng: a seed must be an int >= 0, got {rng}")
         return np.random.default_rng(rng)
     raise DTypeError(f"rng must be an int seed, a np.random.Generator or None, got {rng!r:.60}")
 

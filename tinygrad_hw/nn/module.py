@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
 _UNSET = object()
@@ -70,11 +71,20 @@ class Module:
                 yield name, value
 
     def modules(self) -> Iterator[Module]:
-        """This module and every sub-module below it, depth first."""
-        yield self
-        for _, child in self.named_children():
+        """This module and every sub-module below it, depth first, each once (a back-reference
+        to a parent, or a module shared by two owners, is not walked again)."""
+        for _, module in self._walk_modules("", set()):
+            yield module
+
+    def _walk_modules(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+        """(dotted prefix, module) for this module and those below it not in ``seen``."""
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield prefix, self
+        for name, child in self.named_children():
             if isinstance(child, Module):
-                yield from child.modules()
+                yield from child._walk_modules(f"{prefix}{name}.", seen)
 
     def named_parameters(self) -> list[tuple[str, Tensor]]:
         """Dotted names and parameter Tensors, e.g. ``[("layers.0.weight", W1), ...]``.
@@ -90,10 +100,17 @@ class Module:
                 found.append((name, tensor))
         return found
 
-    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+    def _walk_parameters(
+        self, prefix: str, seen: set[int] | None = None
+    ) -> Iterator[tuple[str, Tensor]]:
+        """In attribute order, each sub-module once (``seen``: ids of those already walked)."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         for name, child in self.named_children():
             if isinstance(child, Module):
-                yield from child._walk_parameters(f"{prefix}{name}.")
+                yield from child._walk_parameters(f"{prefix}{name}.", seen)
             elif is_parameter(child):
                 yield prefix + name, child
 
@@ -117,11 +134,9 @@ class Module:
         return list(self._walk_buffers(""))
 
     def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        for name in vars(self).get("_buffers", ()):
-            yield prefix + name, getattr(self, name)
-        for name, child in self.named_children():
-            if isinstance(child, Module):
-                yield from child._walk_buffers(f"{prefix}{name}.")
+        for module_prefix, module in self._walk_modules(prefix, set()):
+            for name in vars(module).get("_buffers", ()):
+                yield module_prefix + name, getattr(module, name)
 
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
@@ -160,11 +175,27 @@ class Module:
         arrays = {
             name: _checked_array(name, own[name], state[name]) for name in own if name in state
         }
+        for name in arrays:
+            target = own[name].data
+            if not target.flags.writeable and not is_saved(target):
+                raise ArgumentError(
+                    f"load_state_dict: parameter '{name}' has a read-only array; nothing was "
+                    "loaded (make it writable, or build a fresh model)"
+                )
         for name, array in arrays.items():
-            np.copyto(own[name].data, array)
+            target = own[name].data
+            if is_saved(target):  # a live graph saved it: write anyway, that graph goes stale
+                who = f"load_state_dict ('{name}')"
+                write_while_saved(target, who, lambda t=target, a=array: np.copyto(t, a))
+            else:
+                np.copyto(target, array)
 
     def __repr__(self) -> str:
-        body = "\n".join(f"  ({name}): {_short(child)}" for name, child in self.named_children())
+        _IN_REPR.add(id(self))
+        try:
+            body = "\n".join(f"  ({n}): {_short(child)}" for n, child in self.named_children())
+        finally:
+            _IN_REPR.discard(id(self))
         return f"{type(self).__name__}(\n{body}\n)" if body else f"{type(self).__name__}()"
 
 
@@ -174,7 +205,12 @@ def is_parameter(tensor: Tensor) -> bool:
     return tensor.requires_grad and tensor._node.sink is not None
 
 
+_IN_REPR: set[int] = set()  # modules whose repr is being built: a child naming one is a cycle
+
+
 def _short(child: Module | Tensor) -> str:
+    if id(child) in _IN_REPR:
+        return f"<{type(child).__name__}: a reference back up the tree>"
     if isinstance(child, Tensor):
         return f"Tensor(shape={child.shape}, dtype={child.dtype})"
     return repr(child).replace("\n", "\n  ")

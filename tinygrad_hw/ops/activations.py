@@ -36,7 +36,7 @@ def _softplus_vjp(xp, g, out, x, *, beta, threshold):
     return g * slope
 
 
-softplus = primitive("softplus", _softplus_forward, [_softplus_vjp])
+softplus = primitive("softplus", _softplus_forward, [_softplus_vjp], needs_float=True)
 
 
 # ------------------------------------------------------------------ gelu
@@ -58,7 +58,9 @@ def _gelu_vjp(xp, g, out, x, *, cdf):
     return g * (cdf + x * (_ONE_OVER_SQRT_TWO_PI * xp.exp(-0.5 * (x * x))))
 
 
-gelu = primitive("gelu", _gelu_forward, [_gelu_vjp], differentiable_residuals=True)
+gelu = primitive(
+    "gelu", _gelu_forward, [_gelu_vjp], differentiable_residuals=True, needs_float=True
+)
 
 
 def _gelu_tanh_twice_inner(xp, x):
@@ -79,7 +81,7 @@ def _gelu_tanh_vjp(xp, g, out, x):
     return g * (s + x * ((s * (1.0 - s)) * du2))
 
 
-gelu_tanh = primitive("gelu_tanh", _gelu_tanh_forward, [_gelu_tanh_vjp])
+gelu_tanh = primitive("gelu_tanh", _gelu_tanh_forward, [_gelu_tanh_vjp], needs_float=True)
 
 
 # ------------------------------------------------------------------ silu
@@ -94,7 +96,9 @@ def _silu_vjp(xp, g, out, x, *, s):
     return g * (s * (1.0 + x * (1.0 - s)))
 
 
-silu = primitive("silu", _silu_forward, [_silu_vjp], differentiable_residuals=True)
+silu = primitive(
+    "silu", _silu_forward, [_silu_vjp], differentiable_residuals=True, needs_float=True
+)
 
 
 # ------------------------------------------------------------------ kinks
@@ -127,4 +131,12 @@ def _elu_vjp(xp, g, out, x, *, alpha, mask):
     return xp.where(mask, g, g * (out + alpha))
 
 
-elu = primitive("elu", _elu_forward, [_elu_vjp], saves_out=True, saves_inputs=False, residuals=True)
+elu = primitive(
+    "elu",
+    _elu_forward,
+    [_elu_vjp],
+    saves_out=True,
+    saves_inputs=False,
+    residuals=True,
+    needs_float=True,
+)

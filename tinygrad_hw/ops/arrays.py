@@ -20,6 +20,16 @@ def is_float_dtype(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.floating)
 
 
+def as_float_arrays(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """The inputs of a real-valued op: unchanged if one of them is a float (or complex) array
+    (numpy's promotion then decides), else all of them as float64, the dtype numpy gives
+    int64 (and np.mean gives every integer): exact for every integer up to 2**53."""
+    for a in arrays:
+        if a.dtype.kind in "fc":
+            return arrays
+    return tuple([a.astype(np.float64) for a in arrays])
+
+
 def cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return a if a.dtype == dtype else a.astype(dtype)
 

@@ -61,9 +61,15 @@ power = primitive(
 )
 
 # ------------------------------------------------------------------ smooth functions
-exp = primitive("exp", lambda xp, x: xp.exp(x), [lambda xp, g, out, x: g * out], saves_out=True)
+exp = primitive(
+    "exp",
+    lambda xp, x: xp.exp(x),
+    [lambda xp, g, out, x: g * out],
+    saves_out=True,
+    needs_float=True,
+)
 
-log = primitive("log", lambda xp, x: xp.log(x), [lambda xp, g, out, x: g / x])
+log = primitive("log", lambda xp, x: xp.log(x), [lambda xp, g, out, x: g / x], needs_float=True)
 
 sqrt = primitive(
     "sqrt",
@@ -71,6 +77,7 @@ sqrt = primitive(
     [lambda xp, g, out, x: g * 0.5 / out],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 tanh = primitive(
@@ -79,6 +86,7 @@ tanh = primitive(
     [lambda xp, g, out, x: g * (1.0 - out * out)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 
@@ -93,6 +101,7 @@ sigmoid = primitive(
     [lambda xp, g, out, x: g * out * (1.0 - out)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 
@@ -106,6 +115,7 @@ logaddexp = primitive(
     "logaddexp",
     lambda xp, a, b: xp.logaddexp(a, b),
     [_logaddexp_vjp, lambda xp, g, out, a, b: _logaddexp_vjp(xp, g, out, b, a)],
+    needs_float=True,
 )
 
 # ------------------------------------------------------------------ kinks (piecewise linear)

@@ -36,4 +36,5 @@ standardize = primitive(
     [_standardize_vjp],
     saves_out=True,
     differentiable_residuals=True,
+    needs_float=True,
 )

@@ -48,6 +48,11 @@ class Primitive:
     ``create_graph`` they are not differentiated. An op whose residual does depend smoothly
     on its inputs (a saved softmax) sets ``differentiable_residuals``: under ``create_graph``
     the engine runs the forward again on the differentiable namespace to get them as Tensors.
+
+    ``needs_float``: the op's maths is real-valued (exp, sigmoid, softmax, ...), so ``apply``
+    hands it integer and bool inputs as float64 when no input is a float array. numpy would
+    compute 8-bit integers in float16 (exp(uint8 100) = inf) or negate a uint8 with
+    wrap-around (sigmoid(uint8 100) = 0): silent wrong answers on ``load_idx``'s images.
     """
 
     name: str
@@ -59,6 +64,7 @@ class Primitive:
     differentiable_residuals: bool = False
     forward_into: Forward | None = None  # optional: the forward writing into given arrays
     vjps_into: Sequence[Vjp | None] | None = None  # optional: per input, vjp writing into
+    needs_float: bool = False
 
     arity: int = field(init=False)  # how many differentiable inputs (one vjp each)
     _nothing: tuple[None, ...] = field(init=False, repr=False)  # saved_inputs with none kept
@@ -98,6 +104,7 @@ def primitive(
     differentiable_residuals: bool = False,
     forward_into: Forward | None = None,
     vjps_into: Sequence[Vjp | None] | None = None,
+    needs_float: bool = False,
 ) -> Primitive:
     """Define an op: ``y = tinygrad_hw.apply(op, x, **params)`` then records it.
 
@@ -116,4 +123,5 @@ def primitive(
         differentiable_residuals=differentiable_residuals,
         forward_into=forward_into,
         vjps_into=vjps_into,
+        needs_float=needs_float,
     )

@@ -96,7 +96,7 @@ def _logsumexp_vjp(xp, g, out, x, *, axis, keepdims):
     return softmax_forward(xp, x, axis=axis) * xp.reshape(g, kept_shape(x.shape, (axis,)))
 
 
-logsumexp = primitive("logsumexp", _logsumexp_forward, [_logsumexp_vjp])
+logsumexp = primitive("logsumexp", _logsumexp_forward, [_logsumexp_vjp], needs_float=True)
 
 
 def softmax_forward(xp, x, *, axis):
@@ -112,6 +112,7 @@ softmax = primitive(
     [lambda xp, g, out, x, *, axis: out * (g - xp.sum(g * out, axis=axis, keepdims=True))],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 
@@ -127,4 +128,5 @@ log_softmax = primitive(
     [lambda xp, g, out, x, *, axis: g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )

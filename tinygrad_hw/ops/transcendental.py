@@ -20,9 +20,13 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 # ------------------------------------------------------------------ trigonometric
-sin = primitive("sin", lambda xp, x: xp.sin(x), [lambda xp, g, out, x: g * xp.cos(x)])
+sin = primitive(
+    "sin", lambda xp, x: xp.sin(x), [lambda xp, g, out, x: g * xp.cos(x)], needs_float=True
+)
 
-cos = primitive("cos", lambda xp, x: xp.cos(x), [lambda xp, g, out, x: -g * xp.sin(x)])
+cos = primitive(
+    "cos", lambda xp, x: xp.cos(x), [lambda xp, g, out, x: -g * xp.sin(x)], needs_float=True
+)
 
 # d tan = 1 + tan^2: from the output, finite wherever tan is
 tan = primitive(
@@ -31,31 +35,52 @@ tan = primitive(
     [lambda xp, g, out, x: g * (1.0 + out * out)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 # d arcsin = 1 / sqrt(1 - x^2), d arccos = -1 / sqrt(1 - x^2): infinite at |x| = 1
 arcsin = primitive(
-    "arcsin", lambda xp, x: xp.arcsin(x), [lambda xp, g, out, x: g / xp.sqrt(1.0 - x * x)]
+    "arcsin",
+    lambda xp, x: xp.arcsin(x),
+    [lambda xp, g, out, x: g / xp.sqrt(1.0 - x * x)],
+    needs_float=True,
 )
 
 arccos = primitive(
-    "arccos", lambda xp, x: xp.arccos(x), [lambda xp, g, out, x: -g / xp.sqrt(1.0 - x * x)]
+    "arccos",
+    lambda xp, x: xp.arccos(x),
+    [lambda xp, g, out, x: -g / xp.sqrt(1.0 - x * x)],
+    needs_float=True,
 )
 
-arctan = primitive("arctan", lambda xp, x: xp.arctan(x), [lambda xp, g, out, x: g / (1.0 + x * x)])
+arctan = primitive(
+    "arctan",
+    lambda xp, x: xp.arctan(x),
+    [lambda xp, g, out, x: g / (1.0 + x * x)],
+    needs_float=True,
+)
 
 # ------------------------------------------------------------------ hyperbolic
-sinh = primitive("sinh", lambda xp, x: xp.sinh(x), [lambda xp, g, out, x: g * xp.cosh(x)])
+sinh = primitive(
+    "sinh", lambda xp, x: xp.sinh(x), [lambda xp, g, out, x: g * xp.cosh(x)], needs_float=True
+)
 
-cosh = primitive("cosh", lambda xp, x: xp.cosh(x), [lambda xp, g, out, x: g * xp.sinh(x)])
+cosh = primitive(
+    "cosh", lambda xp, x: xp.cosh(x), [lambda xp, g, out, x: g * xp.sinh(x)], needs_float=True
+)
 
 arctanh = primitive(
-    "arctanh", lambda xp, x: xp.arctanh(x), [lambda xp, g, out, x: g / (1.0 - x * x)]
+    "arctanh",
+    lambda xp, x: xp.arctanh(x),
+    [lambda xp, g, out, x: g / (1.0 - x * x)],
+    needs_float=True,
 )
 
 # ------------------------------------------------------------------ logarithms and exponentials
 # log1p and expm1 are exact near 0, where log(1 + x) and exp(x) - 1 lose every digit.
-log1p = primitive("log1p", lambda xp, x: xp.log1p(x), [lambda xp, g, out, x: g / (1.0 + x)])
+log1p = primitive(
+    "log1p", lambda xp, x: xp.log1p(x), [lambda xp, g, out, x: g / (1.0 + x)], needs_float=True
+)
 
 # d expm1 = e^x = expm1 + 1, from the output
 expm1 = primitive(
@@ -64,6 +89,7 @@ expm1 = primitive(
     [lambda xp, g, out, x: g * (out + 1.0)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 exp2 = primitive(
@@ -72,11 +98,16 @@ exp2 = primitive(
     [lambda xp, g, out, x: g * out * _LN2],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
-log2 = primitive("log2", lambda xp, x: xp.log2(x), [lambda xp, g, out, x: g / (x * _LN2)])
+log2 = primitive(
+    "log2", lambda xp, x: xp.log2(x), [lambda xp, g, out, x: g / (x * _LN2)], needs_float=True
+)
 
-log10 = primitive("log10", lambda xp, x: xp.log10(x), [lambda xp, g, out, x: g / (x * _LN10)])
+log10 = primitive(
+    "log10", lambda xp, x: xp.log10(x), [lambda xp, g, out, x: g / (x * _LN10)], needs_float=True
+)
 
 # ------------------------------------------------------------------ powers
 square = primitive("square", lambda xp, x: xp.square(x), [lambda xp, g, out, x: 2.0 * g * x])
@@ -90,6 +121,7 @@ reciprocal = primitive(
     [lambda xp, g, out, x: -g * (out * out)],
     saves_out=True,
     saves_inputs=False,
+    needs_float=True,
 )
 
 # ------------------------------------------------------------------ the error function
@@ -98,12 +130,14 @@ erf = primitive(
     "erf",
     lambda xp, x: xp.erf(x),
     [lambda xp, g, out, x: g * _TWO_OVER_SQRT_PI * xp.exp(-(x * x))],
+    needs_float=True,
 )
 
 erfc = primitive(
     "erfc",
     lambda xp, x: xp.erfc(x),
     [lambda xp, g, out, x: -g * _TWO_OVER_SQRT_PI * xp.exp(-(x * x))],
+    needs_float=True,
 )
 
 

@@ -12,6 +12,11 @@ from tinygrad_hw.errors import DTypeError
 from tinygrad_hw.optim.base import Optimizer, Scalar, check_number
 from tinygrad_hw.tensor import Tensor
 
+_SMALLEST_NORMAL = {
+    np.dtype(t): np.finfo(t).smallest_normal
+    for t in (np.float16, np.float32, np.float64, np.longdouble)
+}
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), per parameter at its t-th update:
@@ -21,7 +26,10 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1^t),     v_hat = v / (1 - beta2^t)    (bias correction)
         w <- w - lr * m_hat / (sqrt(v_hat) + eps)
 
-    m and v start at 0; t counts the steps in which this parameter had a gradient. Extra
+    m and v start at 0; t counts the steps in which this parameter had a gradient. The eps
+    added is at least the smallest normal number of the parameter's dtype (6.1e-5 for
+    float16, where the default 1e-8 rounds to 0; 1.2e-38 for float32), so that a zero
+    gradient moves nothing instead of making 0/0 = NaN, with eps=0 too. Extra
     memory: m and v per parameter plus two scratch arrays the size of the largest parameter.
     """
 
@@ -84,7 +92,7 @@ class Adam(Optimizer):
         v += tmp  # v = beta2 v + (1 - beta2) d^2
         np.sqrt(v, out=tmp)
         tmp /= math.sqrt(1.0 - self.beta2**t)
-        tmp += self.eps  # sqrt(v_hat) + eps
+        tmp += max(self.eps, _SMALLEST_NORMAL[w.dtype])  # sqrt(v_hat) + eps, eps != 0
         np.divide(m, tmp, out=tmp)
         tmp *= self._lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
         w -= tmp

@@ -18,6 +18,7 @@ import numpy as np
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.mistakes import warn_unconnected_parameters
 from tinygrad_hw.modes import modes
+from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
 Scalar = float | int | bool
@@ -74,13 +75,19 @@ class Optimizer:
             if p.grad is None:
                 skipped = True
                 continue
+            if type(p.grad) is not np.ndarray or p.grad.dtype is not p.data.dtype:  # fast
+                check_grad(type(self).__name__, i, p)
             if p.grad.shape != p.data.shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: params[{i}] has shape {p.shape} but its "
                     f".grad has shape {p.grad.shape}"
                 )
             self.updates[i] += 1
-            self._update(i, p.data, p.grad)
+            if is_saved(p.data):  # a live graph saved it: write anyway, that graph goes stale
+                who = f"{type(self).__name__}.step (params[{i}])"
+                write_while_saved(p.data, who, lambda i=i, p=p: self._update(i, p.data, p.grad))
+            else:
+                self._update(i, p.data, p.grad)
         if skipped and not self._warned_unconnected:
             self._warned_unconnected = True
             warn_unconnected_parameters(type(self).__name__, self.params)
@@ -159,12 +166,29 @@ def check_param(owner: str, i: int, p: Any, seen: set[int]) -> None:
     seen.add(id(p))
 
 
+def check_grad(owner: str, i: int, p: Tensor) -> None:
+    """A ``.grad`` the user assigned must be an ndarray of the parameter's dtype (PyTorch checks
+    on assignment; here the check runs where the value is used, so reading .grad costs nothing)."""
+    g = p.grad
+    if not isinstance(g, np.ndarray):
+        raise DTypeError(
+            f"{owner}.step: params[{i}].grad is a {type(g).__name__}, not an array: assign "
+            f"np.asarray(...) of shape {p.shape} and dtype {p.dtype}"
+        )
+    if g.dtype != p.dtype:
+        raise DTypeError(
+            f"{owner}.step: params[{i}].grad has dtype {g.dtype}, the parameter {p.dtype}"
+        )
+
+
 def check_number(owner: str, name: str, value: Any, upper: float = math.inf) -> float:
     """A finite float in [0, upper) (or [0, inf)) as a Python float."""
     if isinstance(value, Tensor | str | bytes) or (isinstance(value, np.ndarray) and value.ndim):
         raise DTypeError(f"{owner}: {name} must be a number, got {value!r:.60}")
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise DTypeError(f"{owner}: {name} must be a number, got {value!r:.60}") from None
     if math.isnan(number) or number < 0 or number >= upper or math.isinf(number):
