@@ -24,7 +24,7 @@ from tinygrad_hw.errors import (
     ShapeError,
     TinygradHWError,
 )
-from tinygrad_hw.nn.module import Module
+from tinygrad_hw.nn.module import Module, check_state_entry
 from tinygrad_hw.npz_reader import Member, read_checked
 from tinygrad_hw.optim.base import Optimizer
 
@@ -139,16 +139,7 @@ class _Expected:
         own = self.model.get(key)
         if own is None:
             raise ArgumentError(f"the model has no parameter or buffer '{key}'")
-        if member.shape != own.shape:
-            raise ShapeError(
-                f"load_state_dict: parameter '{key}' has shape {own.shape}, the state holds "
-                f"shape {member.shape}"
-            )
-        if member.dtype != own.dtype:
-            raise DTypeError(
-                f"load_state_dict: parameter '{key}' has dtype {own.dtype}, the state holds "
-                f"dtype {member.dtype}"
-            )
+        check_state_entry(key, own, member.shape, member.dtype)  # from the header: no data read
         self.seen_model.add(key)
         return True
 

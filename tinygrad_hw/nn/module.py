@@ -228,14 +228,20 @@ def _check_keys(own: Any, given: Any) -> None:
 
 def _checked_array(name: str, tensor: Tensor, value: Any) -> np.ndarray:
     array = value.data if isinstance(value, Tensor) else np.asarray(value)
-    if array.shape != tensor.shape:
-        raise ShapeError(
-            f"load_state_dict: parameter '{name}' has shape {tensor.shape}, "
-            f"the state holds shape {array.shape}"
-        )
-    if array.dtype != tensor.dtype:
-        raise DTypeError(
-            f"load_state_dict: parameter '{name}' has dtype {tensor.dtype}, the state holds "
-            f"dtype {array.dtype}: build the model with dtype=np.{array.dtype} or cast the state"
-        )
+    check_state_entry(name, tensor.data, array.shape, array.dtype)
     return array
+
+
+def check_state_entry(name: str, own: np.ndarray, shape: tuple[int, ...], dtype: Any) -> None:
+    """ShapeError / DTypeError unless a state entry of ``shape`` and ``dtype`` fits the
+    parameter or buffer ``own`` (load_state_dict's check, and tg.load's on .npy headers)."""
+    if shape != own.shape:
+        raise ShapeError(
+            f"load_state_dict: parameter '{name}' has shape {own.shape}, "
+            f"the state holds shape {shape}"
+        )
+    if dtype != own.dtype:
+        raise DTypeError(
+            f"load_state_dict: parameter '{name}' has dtype {own.dtype}, the state holds "
+            f"dtype {dtype}: build the model with dtype=np.{dtype} or cast the state"
+        )
