@@ -27,6 +27,7 @@ from tinygrad_hw import func
 from tinygrad_hw.check_backprop import BackpropReport
 from tinygrad_hw.diagnosis import DiagnosisContext, GradientCheck, diagnose, worst_elements
 from tinygrad_hw.errors import ArgumentError, DTypeError
+from tinygrad_hw.nn.functional import numeric_array
 from tinygrad_hw.tensor import Tensor
 
 __all__ = ["DERIVATION_DIAGNOSES", "DerivationReport", "check_hessian", "check_jacobian"]
@@ -311,14 +312,7 @@ def _is_strategy(x: Any) -> bool:
 
 def _point(title: str, x: Any) -> np.ndarray:
     """x as a float64 array (the tape's Jacobian is taken in float64)."""
-    data = x.data if isinstance(x, Tensor) else x
-    try:
-        array = np.asarray(data)
-    except ValueError as error:
-        raise DTypeError(f"{title}: cannot read x as an array: {error}") from None
-    if array.dtype.kind not in "biuf":
-        raise DTypeError(f"{title}: x must hold real numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    return numeric_array(title, "x", x).astype(np.float64)
 
 
 def _derived_array(title: str, name: str, value: Any) -> np.ndarray:

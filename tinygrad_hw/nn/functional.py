@@ -55,7 +55,7 @@ BCE_EPS = 1e-7
 
 # --------------------------------------------------------------------------- checks
 def _float_tensor(op: str, name: str, value: Any) -> Tensor:
-    tensor = value if isinstance(value, Tensor) else Tensor(_as_array(op, name, value))
+    tensor = value if isinstance(value, Tensor) else Tensor(numeric_array(op, name, value))
     if tensor.dtype.kind != "f":
         raise DTypeError(
             f"{op}: {name} must be floating point, got dtype {tensor.dtype} "
@@ -64,7 +64,9 @@ def _float_tensor(op: str, name: str, value: Any) -> Tensor:
     return tensor
 
 
-def _as_array(op: str, name: str, value: Any) -> np.ndarray:
+def numeric_array(op: str, name: str, value: Any) -> np.ndarray:
+    """An op's array argument (a Tensor's data, an ndarray, a list) as an ndarray of real
+    numbers, or DTypeError naming the op and the argument."""
     if isinstance(value, Tensor):
         return value.data
     try:
@@ -72,7 +74,7 @@ def _as_array(op: str, name: str, value: Any) -> np.ndarray:
     except ValueError as error:
         raise DTypeError(f"{op}: cannot read {name} as an array: {error}") from None
     if array.dtype.kind not in "biuf":
-        raise DTypeError(f"{op}: {name} must be numeric, got dtype {array.dtype}")
+        raise DTypeError(f"{op}: {name} must hold real numbers, got dtype {array.dtype}")
     return array
 
 
@@ -110,7 +112,7 @@ def _same_shape_target(op: str, name: str, value: Any, like: Tensor) -> Tensor:
             raise DTypeError(f"{op}: {name} has dtype {value.dtype}, the input {like.dtype}")
         target = value
     else:
-        target = Tensor(_as_array(op, name, value).astype(like.dtype, copy=False))
+        target = Tensor(numeric_array(op, name, value).astype(like.dtype, copy=False))
     if target.shape != like.shape:
         raise ShapeError(
             f"{op}: input has shape {like.shape} and {name} shape {target.shape}; they must be "
@@ -205,7 +207,7 @@ def cross_entropy(
     n, k = _rows(op, logits)
     eps = _fraction(op, "label_smoothing", label_smoothing)
     class_weight = _class_weights(op, weight, k, logits.dtype)
-    label_array = _as_array(op, "labels", labels)
+    label_array = numeric_array(op, "labels", labels)
     if label_array.ndim == 2:
         _check_probability_targets(op, label_array)
         targets = _same_shape_target(op, "targets", labels, logits)
@@ -254,7 +256,7 @@ def nll_loss(
     _check_reduction(op, reduction)
     n, k = _rows(op, log_probs, "log_probs")
     class_weight = _class_weights(op, weight, k, log_probs.dtype)
-    label_array = _as_array(op, "labels", labels)
+    label_array = numeric_array(op, "labels", labels)
     indices, kept = _class_indices(op, label_array, n, k, _index(op, ignore_index))
     picked = log_probs[np.arange(n), indices]
     if kept is None and class_weight is None:
@@ -286,7 +288,7 @@ def _class_weights(op: str, weight: Any, k: int, dtype: Any) -> np.ndarray | Non
     """``weight`` as a constant (K,) array of finite values >= 0 in the logits' dtype."""
     if weight is None:
         return None
-    array = _as_array(op, "weight", weight)
+    array = numeric_array(op, "weight", weight)
     if array.shape != (k,):
         raise ShapeError(f"{op}: weight must have shape ({k},), one per class, got {array.shape}")
     if not (np.all(np.isfinite(array)) and np.all(array >= 0)):
@@ -402,7 +404,7 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
     """Integer labels of any shape -> array of shape labels.shape + (num_classes,) with a 1 at
     each label's position; labels outside [0, num_classes) raise ArgumentError."""
     k = positive_int("one_hot: num_classes", num_classes)
-    labels = _as_array("one_hot", "labels", labels)
+    labels = numeric_array("one_hot", "labels", labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     bad = (labels < 0) | (labels >= k)
@@ -439,8 +441,8 @@ def accuracy(logits_or_probs: Any, labels: Any, threshold: float | None = None) 
     ``score > threshold``, which must be given (0.5 for probabilities, 0.0 for logits).
     Labels are integers of shape (N,) (or (N, 1) for binary), or one-hot rows of shape (N, K).
     """
-    scores = _as_array("accuracy", "scores", logits_or_probs)
-    truth = _as_array("accuracy", "labels", labels)
+    scores = numeric_array("accuracy", "scores", logits_or_probs)
+    truth = numeric_array("accuracy", "labels", labels)
     if scores.ndim not in (1, 2) or scores.shape[0] == 0:
         raise ShapeError(f"accuracy: scores must be (N,) or (N, K) with N >= 1, got {scores.shape}")
     binary = scores.ndim == 1 or scores.shape[1] == 1
