@@ -52,6 +52,8 @@ class Node:
         residuals: dict[str, Any] | None = None,
         sink: Any = None,
         site: str | None = None,
+        locks: SavedArrays | None = None,
+        born: int = 0,
     ) -> None:
         self.primitive = primitive
         self.shape = shape
@@ -63,8 +65,8 @@ class Node:
         self.sink = sink  # leaves only: weakref to the owner that receives the gradient
         self.site = site  # anomaly mode: file:line of the user code that created the op
         self.hooks = None  # Tensor.register_hook/retain_grad: a callable (g, math) -> g
-        self.locks: SavedArrays | None = None  # saved inputs made read-only (saved_arrays)
-        self.born = 0  # saved_arrays.writes when recorded: was a saved array changed since?
+        self.locks = locks  # saved inputs made read-only (saved_arrays), released when freed
+        self.born = born  # saved_arrays.writes when recorded: was a saved array changed since?
 
     @classmethod
     def leaf(cls, owner: Any, shape: tuple[int, ...], dtype: Any) -> "Node":

@@ -99,12 +99,11 @@ def record(
             keep = primitive.saves_inputs
             inputs = arrays if keep is True else primitive.saved_inputs(arrays)
             saved = (out if primitive.saves_out else None, inputs)
-            node = Node(
-                primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site
-            )
-            node.locks = lock(inputs)  # read-only until backward has used them
-            node.born = saved_arrays.writes
-            result._node = node
+            result._node = Node(
+                primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site,
+                lock(inputs),  # the saved inputs are read-only until backward has used them
+                saved_arrays.writes,
+            )  # fmt: skip
     return result
 
 
