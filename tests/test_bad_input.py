@@ -82,11 +82,9 @@ def under_anomaly_mode(bad: float) -> Callable[[Path], object]:
     return call
 
 
-def step_with_grad(shape: tuple[int, ...]) -> None:
+def assign_grad(shape: tuple[int, ...]) -> None:
     w = Tensor(np.zeros((2, 3)), requires_grad=True)
-    sgd = optim.SGD([w], lr=0.1)
     w.grad = np.ones(shape)
-    sgd.step()
 
 
 # --------------------------------------------------------------------------- files
@@ -371,10 +369,10 @@ CASES = [
         r"momentum.*-1",
     ),
     (
-        "step-grad-shape",
-        lambda p: step_with_grad((3,)),
+        "grad-assigned-shape",
+        lambda p: assign_grad((3,)),
         ShapeError,
-        r"params\[0\] has shape \(2, 3\).*\.grad has shape \(3,\)",
+        r"\.grad = an array of shape \(3,\): the tensor has shape \(2, 3\)",
     ),
     # ----- modules
     ("linear-in-zero", lambda p: nn.Linear(0, 3), ArgumentError, r"in_features.*0"),

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tinygrad_hw as tg
 from tinygrad_hw import Tensor, nn, optim
 from tinygrad_hw.data import minibatches, stratified_split
-from tinygrad_hw.errors import ArgumentError, DTypeError, SizeError, TinygradHWError
+from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError, SizeError, TinygradHWError
 from tinygrad_hw.nn import functional as F
 
 huge_ints = st.integers(2**1024, 10**500) | st.integers(-(10**500), -(2**1024))
@@ -56,21 +57,56 @@ def test_negative_seeds_are_argument_errors_everywhere(seed):
 @pytest.mark.parametrize(
     ("grad", "pattern"),
     [
-        ([1.0, 1.0], r"params\[0\]\.grad is a list"),
-        (Tensor(np.ones(2)), r"params\[0\]\.grad is a Tensor"),
-        (3.0, r"params\[0\]\.grad is a float"),
-        (np.ones(2, np.float32), r"params\[0\]\.grad has dtype float32.*float64"),
-        (np.ones(2, np.int64), r"params\[0\]\.grad has dtype int64"),
+        ([1.0, 1.0], r"\.grad = list: a gradient must be an array; assign np\.asarray"),
+        (Tensor(np.ones(2)), r"\.grad = Tensor: .*assign \.data of it"),
+        (3.0, r"\.grad = float: a gradient must be an array"),
+        (np.ones(2, np.float32), r"\.grad = an array of dtype float32: the tensor has .*float64"),
+        (np.ones(2, np.int64), r"\.grad = an array of dtype int64"),
     ],
 )
 @pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
-def test_a_bad_grad_assignment_is_refused_by_step_naming_the_parameter(cls, grad, pattern):
+def test_a_bad_grad_assignment_is_refused_on_assignment(cls, grad, pattern):
     w = Tensor(np.ones(2), requires_grad=True)
     opt = cls([w], lr=0.1)
-    w.grad = grad
     with pytest.raises(DTypeError, match=pattern):
-        opt.step()
-    np.testing.assert_array_equal(w.data, [1.0, 1.0])  # nothing moved
+        w.grad = grad
+    assert w.grad is None  # the refused value was not kept
+    with pytest.warns(tg.TinygradHWWarning, match="no parameter has a gradient"):
+        opt.step()  # nothing to apply
+    np.testing.assert_array_equal(w.data, [1.0, 1.0])
+
+
+def test_a_grad_of_another_shape_is_refused_on_assignment():
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    w.grad = np.zeros((2, 3))  # the right shape and dtype is taken as it is
+    for shape in [(3,), (3, 2), (1, 2, 3), ()]:
+        with pytest.raises(ShapeError, match=rf"shape \({shape[0] if shape else ''}"):
+            w.grad = np.zeros(shape)
+    np.testing.assert_array_equal(w.grad, np.zeros((2, 3)))
+
+
+def test_a_grad_written_behind_the_property_is_still_checked_by_step():
+    w = Tensor(np.ones(2), requires_grad=True)
+    w._grad = [1.0, 1.0]  # past the setter: the optimizer's own check still refuses it
+    with pytest.raises(DTypeError, match=r"params\[0\]\.grad is a list"):
+        optim.SGD([w], lr=0.1).step()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_del_grad_leaves_none_and_the_next_backward_starts_afresh(create_graph):
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * x).sum().backward(create_graph=create_graph)
+    np.testing.assert_allclose(x.grad, [2.0, 4.0])
+    del x.grad
+    assert x.grad is None and x.grad_tensor is None
+    del x.grad  # deleting twice is allowed, as in PyTorch
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0])  # not 2x + 3: the old one was forgotten
+    opt = optim.SGD([x], lr=1.0)
+    del x.grad
+    with pytest.warns(tg.TinygradHWWarning, match="no parameter has a gradient"):
+        opt.step()  # a deleted gradient is a missing one: the parameter is skipped
+    np.testing.assert_allclose(x.data, [1.0, 2.0])
 
 
 class WithParent(nn.Module):

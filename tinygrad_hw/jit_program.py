@@ -297,7 +297,7 @@ def _step(optimizer: Any, grads: tuple) -> None:
     """The optimizer's own step (its lr, schedule and hyperparameters as they are now), on
     the gradients this replay computed."""
     for p, g in zip(optimizer.params, grads, strict=True):
-        p.grad = g
+        p._grad = g  # the replay's own arrays: already of p's shape and dtype
     optimizer.step()
 
 

@@ -90,7 +90,7 @@ def record(
     cls = type(tensors[0])
     result = cls.__new__(cls)
     result.data = out
-    result.grad = result._grad_graph = result._node = None
+    result._grad = result._grad_graph = result._node = None
     if switches.tracer is not None:  # tinygrad_hw.jit is recording a step
         switches.tracer.forward(primitive, tensors, arrays, params, out, residuals)
     if switches.grad_enabled:
@@ -112,7 +112,7 @@ def new_tensor(cls: type, array: ndarray, node: Node | None = None) -> Any:
     does the same inline, on the hot path."""
     tensor = cls.__new__(cls)
     tensor.data = array
-    tensor.grad = None
+    tensor._grad = None
     tensor._grad_graph = None
     tensor._node = node
     return tensor

@@ -58,7 +58,7 @@ class Tensor(
     Only floating-point tensors can require gradients.
     """
 
-    __slots__ = ("__weakref__", "_grad_graph", "_node", "data", "grad")
+    __slots__ = ("__weakref__", "_grad", "_grad_graph", "_node", "data")
     __array_ufunc__ = None  # make numpy defer to our reflected operators: ndarray + Tensor
     __hash__ = object.__hash__  # == is elementwise (as in numpy), identity stays the hash
 
@@ -66,12 +66,30 @@ class Tensor(
         if isinstance(data, Tensor):
             data = data.data
         self.data: np.ndarray = to_array(data, dtype)
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
         self._grad_graph: Tensor | None = None
         self._node: Node | None = None
         self.requires_grad = requires_grad
 
     # ----------------------------------------------------------------- attributes
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The gradient accumulated by backward(): an array of this tensor's shape and dtype,
+        or None. Assigning checks the value (as PyTorch does); ``del x.grad`` sets it to None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            check_grad_value(value, self.data)
+        self._grad = value
+        self._grad_graph = None
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+        self._grad_graph = None
+
     @property
     def requires_grad(self) -> bool:
         return self._node is not None
@@ -250,19 +268,19 @@ class Tensor(
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         """Called by the engine with an array this tensor may own; sums across backward()s."""
-        if self.grad is None:
-            self.grad = g
+        if self._grad is None:
+            self._grad = g
         elif self._grad_graph is not None and self._grad_graph.data is self.grad:
             self._accumulate_grad_tensor(Tensor(g))  # out of place: the graph keeps the old one
         else:
-            self.grad += g
+            self._grad += g
 
     def _accumulate_grad_tensor(self, g: "Tensor") -> None:
         """The engine's delivery under create_graph: the sum stays a recorded Tensor."""
         previous = self.grad_tensor
         total = g if previous is None else previous + g
+        self._grad = total.data
         self._grad_graph = total
-        self.grad = total.data
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> "Tensor":
@@ -363,3 +381,22 @@ def _compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
         return new_tensor(Tensor, ufunc(a.data, other))
     except (TypeError, ValueError) as error:
         raise explain_failure(ufunc.__name__, (a.data, other), error) from None
+
+
+def check_grad_value(value: Any, data: np.ndarray) -> None:
+    """What ``x.grad = value`` accepts: an ndarray of x's shape and dtype (PyTorch refuses a
+    gradient of another type, size or dtype on assignment too)."""
+    if not isinstance(value, np.ndarray):
+        hint = ".data of it" if isinstance(value, Tensor) else "np.asarray(...)"
+        raise DTypeError(
+            f".grad = {type(value).__name__}: a gradient must be an array; assign {hint} of "
+            f"shape {data.shape} and dtype {data.dtype}"
+        )
+    if value.dtype != data.dtype:
+        raise DTypeError(
+            f".grad = an array of dtype {value.dtype}: the tensor has dtype {data.dtype}"
+        )
+    if value.shape != data.shape:
+        raise ShapeError(
+            f".grad = an array of shape {value.shape}: the tensor has shape {data.shape}"
+        )

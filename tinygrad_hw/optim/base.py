@@ -62,7 +62,7 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (backward() then starts afresh)."""
         for p in self.params:
-            p.grad = None
+            p._grad = p._grad_graph = None
 
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters with ``.grad is None`` are
