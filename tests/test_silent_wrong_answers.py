@@ -91,6 +91,32 @@ def test_adam_float16_steps_stay_finite_and_bounded(grads, eps):
     assert np.abs(w.data.astype(np.float64)).max() <= 3 * 0.01 * len(grads) * 1.01
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    grads=hnp.arrays(
+        np.float16,
+        (4, 3),
+        elements=st.floats(0.5, 4000.0, width=16).flatmap(lambda m: st.sampled_from([m, -m])),
+    )
+)
+def test_adam_float16_with_large_gradients_moves_as_float64_adam(grads):
+    """float16 gradients up to 4000 (d^2 up to 1.6e7, far past float16's 65504): v is built as
+    ((1 - beta2) d) d, so it stays finite and the steps follow float64 Adam's on the same
+    gradients to float16's precision (a step is ~lr; 2e-3 relative covers the roundings of
+    the ~10 float16 operations of a step, each within 2^-11). Below |d| ~ 0.25, (1 - beta2) d^2
+    is under float16's smallest normal, whatever the order: float16 moments lose small
+    gradients (the bounded-step test above covers those)."""
+    w16 = Tensor(np.zeros(3, np.float16), requires_grad=True)
+    w64 = Tensor(np.zeros(3), requires_grad=True)
+    opt16, opt64 = optim.Adam([w16], lr=0.01), optim.Adam([w64], lr=0.01)
+    for g in grads:
+        w16.grad, w64.grad = g.copy(), g.astype(np.float64)
+        opt16.step()
+        opt64.step()
+        assert np.isfinite(opt16.state[0]["v"]).all()
+    np.testing.assert_allclose(w16.data, w64.data, rtol=2e-3, atol=2e-4)
+
+
 def test_adam_with_default_eps_matches_torch_in_float64():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)

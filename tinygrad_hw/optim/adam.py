@@ -87,8 +87,8 @@ class Adam(Optimizer):
         np.multiply(d, 1.0 - self.beta1, out=tmp)
         m += tmp  # m = beta1 m + (1 - beta1) d
         v *= self.beta2
-        np.multiply(d, d, out=tmp)
-        tmp *= 1.0 - self.beta2
+        np.multiply(d, 1.0 - self.beta2, out=tmp)
+        tmp *= d  # ((1 - beta2) d) d, PyTorch's order: in float16 d^2 overflows for |d| > 256
         v += tmp  # v = beta2 v + (1 - beta2) d^2
         np.sqrt(v, out=tmp)
         tmp /= math.sqrt(1.0 - self.beta2**t)
