@@ -28,6 +28,7 @@ import tinygrad_hw as tg
 from models import plots
 from models.experiment import Config
 from models.logistic import LogisticRegression
+from models.runner import json_safe
 from tinygrad_hw import Tensor
 from tinygrad_hw.atomic import atomic_write_bytes
 from tinygrad_hw.nn import functional as F
@@ -157,7 +158,10 @@ def main(argv: list[str] | None = None) -> dict:
         f"gradient descent, lr {GD_LR} (seed 002)": gd_losses,
     }
     plot_gaps(curves, optimum, f"seed 002, {data.note}: Newton vs gradient descent", png)
-    atomic_write_bytes(args.out / "newton.json", json.dumps(metrics, indent=2).encode())
+    safe = json_safe(metrics)  # NaN/inf (a diverged run) as null, listed under "non_finite"
+    atomic_write_bytes(
+        args.out / "newton.json", json.dumps(safe, indent=2, allow_nan=False).encode()
+    )
     print(f"loss curves: {png}")
     return {**metrics, "png": png}
 

@@ -64,3 +64,21 @@ def test_bad_command_lines_fail_with_a_message(tmp_path, capsys):
         with pytest.raises(SystemExit):
             newton.main(argv)
         assert "usage:" in capsys.readouterr().err
+
+
+def test_a_diverged_run_still_writes_strict_json(tmp_path, monkeypatch):
+    """A NaN loss (a diverged Newton step) is written as null and listed, never as NaN,
+    which strict JSON readers refuse."""
+
+    def diverged(x, t):
+        return [float(np.log(2)), float("nan"), float("inf")], 0.0
+
+    monkeypatch.setattr(newton, "newton", diverged)
+    newton.main(["--quick", "--out", str(tmp_path)])
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    saved = json.loads((tmp_path / "newton.json").read_text(), parse_constant=refuse)
+    assert saved["newton"]["losses"][1:] == [None, None]
+    assert any(entry.startswith("newton.losses[1]") for entry in saved["non_finite"])
