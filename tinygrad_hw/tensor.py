@@ -270,7 +270,7 @@ class Tensor(
         """Called by the engine with an array this tensor may own; sums across backward()s."""
         if self._grad is None:
             self._grad = g
-        elif self._grad_graph is not None and self._grad_graph.data is self.grad:
+        elif self._grad_graph is not None and self._grad_graph.data is self._grad:
             self._accumulate_grad_tensor(Tensor(g))  # out of place: the graph keeps the old one
         else:
             self._grad += g

@@ -162,10 +162,19 @@ def _class_indices(
     if labels.shape != (n,):
         raise ShapeError(f"{op}: labels have shape {labels.shape}, logits {(n, k)}: need ({n},)")
     kept = None
-    if ignore_index is not None and np.any(labels == ignore_index):
+    if not labels.size:
+        return labels, kept
+    lowest, highest = np.minimum.reduce(labels), np.maximum.reduce(labels)
+    # the default ignore_index (-100) lies outside [lowest, highest] for valid labels: no
+    # comparison array is built on the hot path
+    if ignore_index is not None and lowest <= ignore_index <= highest:
         kept = labels != ignore_index
-        labels = np.where(kept, labels, 0)
-    if labels.size and (np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= k):
+        if kept.all():
+            kept = None
+        else:
+            labels = np.where(kept, labels, 0)
+            lowest, highest = np.minimum.reduce(labels), np.maximum.reduce(labels)
+    if lowest < 0 or highest >= k:
         bad = (labels < 0) | (labels >= k)
         i = int(np.argmax(bad))
         raise ArgumentError(

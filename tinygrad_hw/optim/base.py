@@ -72,22 +72,23 @@ class Optimizer:
         self.step_count += 1
         skipped = False
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            g, w = p._grad, p.data  # the slots, read once: the .grad property is for users
+            if g is None:
                 skipped = True
                 continue
-            if type(p.grad) is not np.ndarray or p.grad.dtype is not p.data.dtype:  # fast
+            if type(g) is not np.ndarray or g.dtype is not w.dtype:  # fast
                 check_grad(type(self).__name__, i, p)
-            if p.grad.shape != p.data.shape:
+            if g.shape != w.shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: params[{i}] has shape {p.shape} but its "
-                    f".grad has shape {p.grad.shape}"
+                    f".grad has shape {g.shape}"
                 )
             self.updates[i] += 1
-            if is_saved(p.data):  # a live graph saved it: write anyway, that graph goes stale
+            if is_saved(w):  # a live graph saved it: write anyway, that graph goes stale
                 who = f"{type(self).__name__}.step (params[{i}])"
-                write_while_saved(p.data, who, lambda i=i, p=p: self._update(i, p.data, p.grad))
+                write_while_saved(w, who, lambda i=i, w=w, g=g: self._update(i, w, g))
             else:
-                self._update(i, p.data, p.grad)
+                self._update(i, w, g)
         if skipped and not self._warned_unconnected:
             self._warned_unconnected = True
             warn_unconnected_parameters(type(self).__name__, self.params)
