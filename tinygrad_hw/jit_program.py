@@ -306,8 +306,8 @@ _LOWER: dict[str, Callable[[Call, tuple, list], tuple[Callable, tuple, dict]]] =
     "cast": lambda c, r, w: (_cast_into, (w[0], r[0]), {}),
     "add": lambda c, r, w: (np.add, (r[0], r[1], w[0]), {}),
     "copy": lambda c, r, w: (np.copyto, (w[0], r[0]), {}),
-    "set_grad": lambda c, r, w: (setattr, (c.extra, "grad", r[0]), {}),
+    "set_grad": lambda c, r, w: (setattr, (c.extra, "_grad", r[0]), {}),
     "add_grad": lambda c, r, w: (np.add, (r[0], r[1], r[0]), {}),
-    "clear_grad": lambda c, r, w: (setattr, (c.extra, "grad", None), {}),
+    "clear_grad": lambda c, r, w: (setattr, (c.extra, "_grad", None), {}),
     "step": lambda c, r, w: (_step, (c.op, r), {}),
 }
