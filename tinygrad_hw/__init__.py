@@ -59,6 +59,7 @@ from tinygrad_hw.errors import (
     ArgumentError,
     BadIndexError,
     DataError,
+    DeviceError,
     DTypeError,
     GradcheckError,
     GraphError,
@@ -108,6 +109,7 @@ from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
 from tinygrad_hw.gradients import grad
 from tinygrad_hw.jit_step import JitStep, JitWarning, jit
 from tinygrad_hw.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from tinygrad_hw.ops.devices import default_device, set_default_device
 from tinygrad_hw.ops.primitive import Primitive, primitive
 from tinygrad_hw.recording import apply
 from tinygrad_hw.reduction_functions import (
@@ -176,6 +178,7 @@ __all__ = [
     "DTypeError",
     "DataError",
     "DerivationReport",
+    "DeviceError",
     "GradcheckError",
     "GraphError",
     "JitStep",
@@ -220,6 +223,7 @@ __all__ = [
     "cumsum",
     "data",
     "datasets",
+    "default_device",
     "detect_anomaly",
     "diag",
     "diagonal",
@@ -285,6 +289,7 @@ __all__ = [
     "round",
     "save",
     "scatter_add",
+    "set_default_device",
     "sigmoid",
     "sign",
     "silu",

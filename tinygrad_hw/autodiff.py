@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from tinygrad_hw.errors import AnomalyError, GraphError
 from tinygrad_hw.modes import call_site, modes
 from tinygrad_hw.ops.arrays import all_finite, cast, copy, ndarray
+from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.ops.shaping import sum_to_shape
@@ -236,7 +237,8 @@ def backward(
         if modified:  # an optimizer stepped while this graph was alive (saved_arrays)
             check_unmodified(node.op, node.saved[1], node.born)
         if math is None:  # first order: the saved arrays, numpy (inline: the hot path)
-            xp, (out, inputs), kwargs = NUMPY, node.saved, node.params
+            xp = NUMPY if type(g) is ndarray else namespace_of(g)
+            (out, inputs), kwargs = node.saved, node.params
             if node.residuals:
                 kwargs = {**kwargs, **node.residuals}
         else:
@@ -286,11 +288,13 @@ class _ArrayMath:
 
     @staticmethod
     def sum_to_shape(g: ndarray, shape: tuple[int, ...]) -> ndarray:
-        return sum_to_shape(NUMPY, g, shape)
+        return sum_to_shape(namespace_of(g), g, shape)
 
     @staticmethod
     def cast(g: ndarray, dtype: Any) -> ndarray:
-        return cast(g, dtype)  # the module's function, looked up at call time
+        if type(g) is ndarray:
+            return cast(g, dtype)  # the module's function, looked up at call time
+        return namespace_of(g).cast(g, dtype)
 
 
 _ARRAYS = _ArrayMath()
@@ -305,7 +309,9 @@ def _deliver(leaf: Node, g: Any, delivered: set[int], math: CotangentMath | None
         math.deliver(owner, g)
         return
     given = g
-    if g.base is not None or id(g) in delivered or not g.flags.writeable:
+    # only numpy tells a view from an owner: another library's gradient is always copied
+    fresh = type(g) is ndarray and g.base is None and g.flags.writeable
+    if not fresh or id(g) in delivered:
         g = copy(g)
     delivered.add(id(g))
     if modes.tracer is not None:

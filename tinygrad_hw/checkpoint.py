@@ -108,7 +108,7 @@ class _Expected:
         self.model = (
             None
             if model is None
-            else {n: t.data for n, t in model.named_parameters() + model.named_buffers()}
+            else {n: t for n, t in model.named_parameters() + model.named_buffers()}
         )
         self.optim = None if optimizer is None else optimizer.state_dict()
         self.seen_model: set[str] = set()

@@ -39,6 +39,10 @@ class AnomalyError(TinygradHWError, FloatingPointError):
     """Under ``detect_anomaly()``, an op produced NaN or inf."""
 
 
+class DeviceError(TinygradHWError, RuntimeError):
+    """Arrays of different devices (numpy and CuPy) meet in one op, or a device is unknown."""
+
+
 class SizeError(TinygradHWError, MemoryError):
     """A result too large to allocate (a giant broadcast, one_hot with 10**10 classes): the
     message names the op and the size it would need."""

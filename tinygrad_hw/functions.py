@@ -15,7 +15,8 @@ import numpy as np
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import DTypeError, ShapeError
-from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.ops import devices
+from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.ops.windows import output_size
 from tinygrad_hw.recording import apply, lift
 from tinygrad_hw.tensor import Tensor
@@ -70,12 +71,16 @@ def isfinite(x: Any) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a`` where ``condition`` else ``b``, broadcasting all three; the
     condition (a bool array or Tensor) is not differentiable."""
-    mask = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if mask.dtype != bool:
+    mask = condition.data if isinstance(condition, Tensor) else condition
+    if not hasattr(mask, "__array_namespace__"):
+        mask = np.asarray(mask)
+    if namespace_of(mask).numpy_dtype(mask.dtype) != np.bool_:
         raise DTypeError(f"where: condition must be boolean, got dtype {mask.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)
     a, b = (lift(a, b), b) if isinstance(b, Tensor) else (a, lift(b, a))
+    if type(mask) is not type(a.data) and isinstance(mask, np.ndarray):
+        mask = devices.to_device(mask, a.device)  # a host condition for device tensors
     try:
         np.broadcast_shapes(mask.shape, a.shape, b.shape)
     except ValueError:
@@ -290,7 +295,13 @@ def fold(
 # --------------------------------------------------------------------- constants
 # Arrays, not Tensors: a vjp uses them as constants (the labels' one-hot rows, row indices).
 def one_hot(labels: Any, num_classes: int, dtype: Any) -> np.ndarray:
-    return NUMPY.one_hot(np.asarray(labels), num_classes, dtype)
+    labels = labels if hasattr(labels, "__array_namespace__") else np.asarray(labels)
+    return namespace_of(labels).one_hot(labels, num_classes, dtype)
+
+
+def to_device(x: Any, device: str) -> Tensor:
+    """``x`` on another device, still in the graph (Tensor.to)."""
+    return _tensor(x).to(device)
 
 
 def arange(n: int) -> np.ndarray:

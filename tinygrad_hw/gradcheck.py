@@ -10,6 +10,8 @@ from tinygrad_hw.errors import DTypeError, GradcheckError, ShapeError
 from tinygrad_hw.func import recorded_gradients
 from tinygrad_hw.functions import concatenate
 from tinygrad_hw.modes import enable_grad, no_grad
+from tinygrad_hw.ops.arrays import cast, copy
+from tinygrad_hw.ops.devices import to_host
 from tinygrad_hw.tensor import Tensor
 
 
@@ -17,9 +19,9 @@ def _as_float64_inputs(inputs: tuple[Any, ...]) -> list[Any]:
     """Float64 copies of the tensor inputs (keeping requires_grad); other arguments as given."""
     copies = []
     for x in inputs:
-        if isinstance(x, Tensor):
-            data = x.data.astype(np.float64) if x.requires_grad else x.data
-            copies.append(Tensor(np.array(data, copy=True), requires_grad=x.requires_grad))
+        if isinstance(x, Tensor):  # on x's device (the finite differences read host copies)
+            data = cast(x.data, np.float64) if x.requires_grad else x.data
+            copies.append(Tensor(copy(data), requires_grad=x.requires_grad))
         else:
             copies.append(x)
     return copies
@@ -82,7 +84,8 @@ def _check_gradients(
     # else: fn does not depend on its inputs on the tape, so its gradient is 0 (the finite
     # differences will say whether that is true)
     for i in checked:
-        analytic = tensors[i].grad if tensors[i].grad is not None else np.zeros(tensors[i].shape)
+        grad = tensors[i].grad
+        analytic = to_host(grad) if grad is not None else np.zeros(tensors[i].shape)
         numeric = _numeric_gradient(fn, tensors, i, v, eps)
         _compare(label, i, analytic, numeric, atol, rtol)
     return True
@@ -93,14 +96,15 @@ def _numeric_gradient(
 ) -> np.ndarray:
     """d<v, fn(...)>/d(input index) by central differences, one element at a time."""
     x = tensors[index].data
+    host = np.array(to_host(x), copy=True)
     numeric = np.zeros(x.shape)
     with no_grad():
         for position in np.ndindex(x.shape):
-            original = x[position]
+            original = float(host[position])
             x[position] = original + eps
-            plus = np.sum(v * _evaluate(fn, tensors).data)
+            plus = np.sum(v * to_host(_evaluate(fn, tensors).data))
             x[position] = original - eps
-            minus = np.sum(v * _evaluate(fn, tensors).data)
+            minus = np.sum(v * to_host(_evaluate(fn, tensors).data))
             x[position] = original
             numeric[position] = (plus - minus) / (2 * eps)
     return numeric
@@ -150,7 +154,8 @@ def gradgradcheck(
     """
     tensors, checked = _checked_inputs("gradgradcheck", inputs)
     out_shape = _evaluate(fn, tensors).shape
-    v = Tensor(np.random.default_rng(seed + 1).standard_normal(out_shape))
+    device = next(x.device for x in tensors if isinstance(x, Tensor))
+    v = Tensor(np.random.default_rng(seed + 1).standard_normal(out_shape), device=device)
 
     def first_order(*xs: Any) -> Tensor:
         with enable_grad():  # gradcheck's finite differences run under no_grad

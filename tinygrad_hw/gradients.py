@@ -9,6 +9,8 @@ are themselves recorded and can be differentiated again, to any order.
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tinygrad_hw import functions
 from tinygrad_hw.autodiff import Node, backward
 from tinygrad_hw.errors import DTypeError, GraphError
@@ -114,7 +116,7 @@ def _result(index: int, tensor: Tensor, value: Any, allow_unused: bool) -> Tenso
         )
     if isinstance(value, Tensor):
         return value
-    if value.base is not None or not value.flags.writeable:
+    if type(value) is not np.ndarray or value.base is not None or not value.flags.writeable:
         value = copy(value)  # the caller owns the array: no read-only broadcast view
     return Tensor(value)
 

@@ -16,9 +16,9 @@ from tinygrad_hw.autodiff import Node, check_finite_forward
 from tinygrad_hw.errors import ArgumentError, DTypeError, SizeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
 from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
-from tinygrad_hw.ops.namespace import NUMPY
+from tinygrad_hw.ops.devices import check_same_device, device_of, namespace_of
+from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace
 from tinygrad_hw.ops.primitive import Primitive
-from tinygrad_hw.saved_arrays import lock
 from tinygrad_hw.validation import explain_failure, to_array
 
 
@@ -48,13 +48,19 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
             tensors = lift_all(primitive.name, operands)
             break
     arrays = tuple([t.data for t in tensors])
+    kind = type(arrays[0])
+    for array in arrays:
+        if type(array) is not kind:  # numpy would pull another library's array to the host
+            check_same_device(primitive.name, arrays)
+            break
+    xp = NUMPY if kind is ndarray else namespace_of(arrays[0])
     if primitive.needs_float:  # integer/bool inputs of exp, sigmoid, softmax ... as float64
-        arrays = as_float_arrays(arrays)
+        arrays = as_float_arrays(xp, arrays)
     try:
         if params:
-            result = primitive.forward(NUMPY, *arrays, **params)
+            result = primitive.forward(xp, *arrays, **params)
         else:  # a call without ** is a cheaper one for CPython
-            result = primitive.forward(NUMPY, *arrays)
+            result = primitive.forward(xp, *arrays)
     except TinygradHWError:
         raise
     except (TypeError, ValueError, IndexError) as error:  # numpy's refusals, renamed
@@ -68,7 +74,7 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
     residuals = None
     if primitive.residuals:
         result, residuals = result
-    return record(primitive, result, tensors, arrays, params, residuals)
+    return record(primitive, result, tensors, arrays, params, residuals, xp)
 
 
 def record(
@@ -78,9 +84,10 @@ def record(
     arrays: tuple[ndarray, ...],
     params: dict[str, Any],
     residuals: dict[str, Any] | None = None,
+    xp: ArrayNamespace = NUMPY,
 ) -> Any:
     """Wrap a forward result; record a node when gradients are on and an input needs one."""
-    if type(out) is not ndarray:
+    if type(out) is not ndarray and isinstance(out, np.generic):
         out = np.asarray(out)  # reductions to a scalar give numpy scalars
     site = None
     switches = modes  # one thread-local lookup
@@ -101,7 +108,7 @@ def record(
             saved = (out if primitive.saves_out else None, inputs)
             result._node = Node(
                 primitive, out.shape, out.dtype, parents, params, saved, residuals, None, site,
-                lock(inputs),  # the saved inputs are read-only until backward has used them
+                xp.lock(inputs),  # saved inputs are read-only until backward has used them
                 saved_arrays.writes,
             )  # fmt: skip
     return result
@@ -137,6 +144,8 @@ def lift(value: Any, like: Any) -> Any:
     if isinstance(value, TensorBase):
         return value
     cls, dtype = type(like), like.data.dtype
+    if type(like.data) is not ndarray:  # another library's array: the constant goes there
+        return new_tensor(cls, lift_to_device(value, like.data))
     if type(value) in (float, int) and dtype.kind == "f":
         try:
             return new_tensor(cls, np.asarray(value, dtype=dtype))  # the common x * 2.0
@@ -149,3 +158,18 @@ def lift(value: Any, like: Any) -> Any:
     if array.dtype != dtype and is_float_dtype(dtype):
         array = cast(array, dtype)
     return new_tensor(cls, array)
+
+
+def lift_to_device(value: Any, like: ndarray) -> Any:
+    """A constant as an array on the device of ``like`` (an array of a library other than
+    numpy), in like's dtype when like is a float array; another device's array is refused."""
+    xp = namespace_of(like)
+    if hasattr(value, "__array_namespace__") and not isinstance(value, np.ndarray):
+        check_same_device("a constant operand", (like, value))
+        array = value
+    else:
+        array = xp.from_numpy(to_array(value), device_of(like))
+    dtype = xp.numpy_dtype(like.dtype)
+    if is_float_dtype(dtype):
+        array = xp.cast(array, dtype)
+    return array

@@ -17,8 +17,9 @@ from tinygrad_hw.autodiff import Node, backward
 from tinygrad_hw.errors import DTypeError, GraphError, ShapeError
 from tinygrad_hw.hooks import RemovableHandle, hooks_of
 from tinygrad_hw.modes import modes
+from tinygrad_hw.ops import devices
 from tinygrad_hw.ops.arrays import copy, is_float_dtype, ones
-from tinygrad_hw.recording import TensorBase, apply, lift_all, new_tensor
+from tinygrad_hw.recording import TensorBase, apply, lift_all, lift_to_device, new_tensor
 from tinygrad_hw.tensor_math import MathMethods
 from tinygrad_hw.tensor_methods import ElementwiseMethods, ReductionMethods, ShapeMethods
 from tinygrad_hw.tensor_shapes import LayoutMethods
@@ -53,19 +54,28 @@ class Tensor(
 ):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
-    ``Tensor(data, requires_grad=False, dtype=None)``: a float ndarray keeps its dtype (and is
-    wrapped without a copy); lists and Python numbers become float64 unless ``dtype`` is given.
-    Only floating-point tensors can require gradients.
+    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: a float ndarray keeps its
+    dtype (and is wrapped without a copy); lists and Python numbers become float64 unless
+    ``dtype`` is given. Only floating-point tensors can require gradients. A CuPy (or other
+    array-API) array stays where it is; host data goes to ``device``, or to the default device
+    (``tinygrad_hw.set_default_device``, "cpu" unless changed).
     """
 
     __slots__ = ("__weakref__", "_grad", "_grad_graph", "_node", "data")
     __array_ufunc__ = None  # make numpy defer to our reflected operators: ndarray + Tensor
     __hash__ = object.__hash__  # == is elementwise (as in numpy), identity stays the hash
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None
+    ) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        self.data: np.ndarray = to_array(data, dtype)
+        array = to_array(data, dtype)
+        if device is None and type(array) is np.ndarray:
+            device = devices.settings.device  # host data goes to the default device
+        if device is not None and (device != "cpu" or type(array) is not np.ndarray):
+            array = devices.to_device(array, device)
+        self.data: np.ndarray = array
         self._grad: np.ndarray | None = None
         self._grad_graph: Tensor | None = None
         self._node: Node | None = None
@@ -97,10 +107,10 @@ class Tensor(
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if value and self._node is None:
-            if not is_float_dtype(self.data.dtype):
+            if not is_float_dtype(self.dtype):
                 raise DTypeError(
                     f"only floating-point tensors can require gradients, got dtype "
-                    f"{self.data.dtype}: pass dtype=np.float32 or np.float64"
+                    f"{self.dtype}: pass dtype=np.float32 or np.float64"
                 )
             self._node = Node.leaf(self, self.data.shape, self.data.dtype)
         elif not value and self._node is not None:
@@ -117,7 +127,26 @@ class Tensor(
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        """The numpy dtype, whatever library holds the data (array-api-strict has its own)."""
+        data = self.data
+        if type(data) is np.ndarray:
+            return data.dtype
+        return devices.namespace_of(data).numpy_dtype(data.dtype)
+
+    @property
+    def device(self) -> str:
+        """Where the data lives: "cpu" (numpy), "cuda:0" (CuPy), "array_api_strict", ..."""
+        return devices.device_of(self.data)
+
+    def to(self, device: str) -> "Tensor":
+        """This tensor on ``device`` ("cpu", "cuda", "cuda:1", "array_api_strict"): itself
+        when it is there already, else a copy that stays in the graph (the gradient moves
+        back), as PyTorch's ``.to``."""
+        if devices.namespace_for_device(device) is devices.namespace_of(self.data) and (
+            devices.device_of(self.data) == devices.namespace_of(self.data).canonical(device)
+        ):
+            return self
+        return apply(ops.to_device, self, device=device, source=self.device)
 
     @property
     def ndim(self) -> int:
@@ -132,16 +161,17 @@ class Tensor(
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
+        """The data as a numpy array on the host (the array itself on the CPU, else a copy)."""
         if modes.tracer is not None:  # a value read inside a step tinygrad_hw.jit records
             modes.tracer.read_value("numpy()")
-        return self.data
+        return devices.to_host(self.data)
 
     def item(self) -> float:
         if modes.tracer is not None:
             modes.tracer.read_value("item()")
         if self.data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
-        return self.data.item()
+        return devices.to_host(self.data).item()
 
     def graph(self, names: Any = None) -> str:
         """The recorded graph of this result as Graphviz DOT text (tinygrad_hw.graph.to_dot);
@@ -163,15 +193,18 @@ class Tensor(
         """The values when there are at most 100 in at most 2 axes; else one line with the
         shape and a summary (a 784x100 weight must not fill a notebook cell)."""
         grad = ", requires_grad=True" if self.requires_grad else ""
-        if self.data.size <= REPR_MAX_VALUES and self.ndim <= 2:
-            values = np.array2string(self.data, prefix="Tensor(")
+        if type(self.data) is not np.ndarray:
+            grad += f", device={self.device!r}"
+        host = devices.to_host(self.data)
+        if host.size <= REPR_MAX_VALUES and self.ndim <= 2:
+            values = np.array2string(host, prefix="Tensor(")
             return f"Tensor({values}, dtype={self.dtype}{grad})"
-        return f"Tensor(shape={self.shape}, dtype={self.dtype}{grad}, {_summary(self.data)})"
+        return f"Tensor(shape={self.shape}, dtype={self.dtype}{grad}, {_summary(host)})"
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise ShapeError("len() of a 0-d tensor")
-        return len(self.data)
+        return self.shape[0]
 
     def __iter__(self) -> Iterator["Tensor"]:
         for i in range(len(self)):
@@ -254,13 +287,17 @@ class Tensor(
                     f"backward() without grad= needs a one-element result, this one has shape "
                     f"{self.shape}: reduce it (.sum(), .mean()) or pass grad= of that shape"
                 )
-            return ones(self.shape, self.dtype)
+            return ones(self.shape, self.dtype, like=self.data)
         seed = grad.data if isinstance(grad, Tensor) else to_array(grad)
+        if type(self.data) is not np.ndarray and not isinstance(grad, Tensor):
+            seed = devices.to_device(seed, self.device)  # host data for a device tensor
+        elif isinstance(grad, Tensor):
+            devices.check_same_device("backward(grad=...)", (self.data, seed))
         if seed.shape != self.shape:
             raise ShapeError(
                 f"backward(): grad has shape {seed.shape}, the tensor has shape {self.shape}"
             )
-        if seed.dtype != self.dtype:
+        if seed.dtype != self.data.dtype:
             raise DTypeError(
                 f"backward(): grad has dtype {seed.dtype}, the tensor has dtype {self.dtype}"
             )
@@ -331,31 +368,31 @@ class Tensor(
     # ----------------------------------------------------------------- comparisons
     # Not differentiable: a bool Tensor outside the graph, for where(), masks and indexing.
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return _compare(np.equal, self, other)
+        return _compare("equal", self, other)
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
+        return _compare("not_equal", self, other)
 
     def __lt__(self, other: Any) -> "Tensor":
-        return _compare(np.less, self, other)
+        return _compare("less", self, other)
 
     def __le__(self, other: Any) -> "Tensor":
-        return _compare(np.less_equal, self, other)
+        return _compare("less_equal", self, other)
 
     def __gt__(self, other: Any) -> "Tensor":
-        return _compare(np.greater, self, other)
+        return _compare("greater", self, other)
 
     def __ge__(self, other: Any) -> "Tensor":
-        return _compare(np.greater_equal, self, other)
+        return _compare("greater_equal", self, other)
 
     def __and__(self, other: Any) -> "Tensor":
-        return _compare(np.logical_and, self, other)
+        return _compare("logical_and", self, other)
 
     def __or__(self, other: Any) -> "Tensor":
-        return _compare(np.logical_or, self, other)
+        return _compare("logical_or", self, other)
 
     def __invert__(self) -> "Tensor":
-        return new_tensor(Tensor, np.logical_not(self.data))
+        return new_tensor(Tensor, devices.namespace_of(self.data).logical_not(self.data))
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -375,23 +412,30 @@ def _matmul(a: Any, b: Any) -> Tensor:
     return apply(ops.matmul, a, b)
 
 
-def _compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
-    other = b.data if isinstance(b, Tensor) else to_array(b)
+def _compare(name: str, a: Tensor, b: Any) -> Tensor:
+    if isinstance(b, Tensor):
+        other = b.data
+        devices.check_same_device(name, (a.data, other))
+    elif type(a.data) is np.ndarray:
+        other = to_array(b)
+    else:  # a constant, on a's device (a Python number stays one: no promotion)
+        other = b if type(b) in (int, float, bool) else lift_to_device(b, a.data)
     try:
-        return new_tensor(Tensor, ufunc(a.data, other))
+        return new_tensor(Tensor, getattr(devices.namespace_of(a.data), name)(a.data, other))
     except (TypeError, ValueError) as error:
-        raise explain_failure(ufunc.__name__, (a.data, other), error) from None
+        raise explain_failure(name, (a.data, other), error) from None
 
 
 def check_grad_value(value: Any, data: np.ndarray) -> None:
     """What ``x.grad = value`` accepts: an ndarray of x's shape and dtype (PyTorch refuses a
     gradient of another type, size or dtype on assignment too)."""
-    if not isinstance(value, np.ndarray):
+    if not isinstance(value, np.ndarray) and not hasattr(value, "__array_namespace__"):
         hint = ".data of it" if isinstance(value, Tensor) else "np.asarray(...)"
         raise DTypeError(
             f".grad = {type(value).__name__}: a gradient must be an array; assign {hint} of "
             f"shape {data.shape} and dtype {data.dtype}"
         )
+    devices.check_same_device(".grad =", (data, value))
     if value.dtype != data.dtype:
         raise DTypeError(
             f".grad = an array of dtype {value.dtype}: the tensor has dtype {data.dtype}"

@@ -8,6 +8,7 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
 from tinygrad_hw.mistakes import check_log_input
+from tinygrad_hw.ops import devices
 from tinygrad_hw.ops.arrays import argmax
 from tinygrad_hw.recording import apply
 from tinygrad_hw.validation import (
@@ -174,7 +175,10 @@ class ShapeMethods:
 
     def __getitem__(self, index: Any) -> Any:
         try:
-            return apply(ops.getitem, self, index=plain_index(index))
+            index = plain_index(index)
+            if type(self.data) is not np.ndarray:  # host index arrays go to the data's device
+                index = index_on_device(index, self.data)
+            return apply(ops.getitem, self, index=index)
         except (BadIndexError, DTypeError, ValueError) as error:  # numpy's refusal, renamed
             raise BadIndexError(
                 f"getitem: cannot index shape {self.shape} with {index!r:.80} ({error})"
@@ -190,4 +194,14 @@ def plain_index(index: Any) -> Any:
     if isinstance(index, list):
         array = np.asarray(index)  # a ragged list raises ValueError: a BadIndexError above
         return array.astype(np.intp) if array.size == 0 else array  # x[[]], as numpy
+    return index
+
+
+def index_on_device(index: Any, data: Any) -> Any:
+    """An index with its numpy arrays moved to the device of ``data`` (the standard indexes an
+    array only with arrays of its own library)."""
+    if isinstance(index, tuple):
+        return tuple(index_on_device(i, data) for i in index)
+    if isinstance(index, np.ndarray):
+        return devices.to_device(index, devices.device_of(data))
     return index

@@ -19,6 +19,8 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.assignment import assign
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
+from tinygrad_hw.ops.arrays import cast
+from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.recording import TensorBase, apply, lift, new_tensor
 from tinygrad_hw.validation import normalize_axes, normalize_axis, torch_alias
 
@@ -366,13 +368,13 @@ class LayoutMethods:
         try:
             target = np.dtype(dtype)
         except TypeError:
-            raise DTypeError(f"astype: {dtype!r} is not a dtype") from None
+            target = _library_dtype(self.data, dtype)
         if target.kind not in "biuf":
             raise DTypeError(f"astype: dtype {target} is not a real number dtype")
         if target == self.dtype:
             return self
         if target.kind != "f":
-            return new_tensor(type(self), self.data.astype(target))
+            return new_tensor(type(self), cast(self.data, target))
         return apply(ops.astype, self, dtype=target, from_dtype=self.dtype)
 
     def requires_grad_(self, requires_grad: bool = True) -> Any:
@@ -407,3 +409,14 @@ def _check_range(op: str, index: np.ndarray, side: int, allow_negative: bool) ->
     if index.size and (index.min() < low or index.max() >= side):
         bad = index[(index < low) | (index >= side)].flat[0]
         raise BadIndexError(f"{op}: index {bad} is out of range for an axis of size {side}")
+
+
+def _library_dtype(data: Any, dtype: Any) -> np.dtype:
+    """The numpy dtype of one of another array library's dtypes (array-api-strict's)."""
+    try:
+        found = namespace_of(data).numpy_dtype(dtype)
+    except (KeyError, TypeError):
+        found = None
+    if not isinstance(found, np.dtype):
+        raise DTypeError(f"astype: {dtype!r} is not a dtype")
+    return found

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
+from tinygrad_hw.ops.devices import namespace_of
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -18,6 +19,12 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise DTypeError("Tensor data is None: pass a number, a (nested) list or a numpy array")
     if isinstance(data, str | bytes):
         raise DTypeError(f"Tensor data is a string ({data!r:.40}): pass numbers")
+    if (
+        type(data) is not np.ndarray
+        and hasattr(data, "__array_namespace__")
+        and not isinstance(data, np.ndarray)
+    ):
+        return _device_array(data, dtype)  # CuPy, array-api-strict: it stays where it is
     try:
         array = np.asarray(data, dtype=dtype)
     except ValueError as error:
@@ -37,6 +44,15 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if dtype is None and not isinstance(data, np.ndarray | np.generic) and kind in "biu":
         array = array.astype(np.float64)  # Python numbers and lists default to float64
     return array
+
+
+def _device_array(data: Any, dtype: Any) -> Any:
+    """An array of another array-API library, checked as host data is, cast to ``dtype``."""
+    xp = namespace_of(data)
+    kind = xp.numpy_dtype(data.dtype).kind
+    if kind == "c":
+        raise DTypeError(f"complex data ({data.dtype}) is not supported: pass real numbers")
+    return data if dtype is None else xp.cast(data, np.dtype(dtype))
 
 
 def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:

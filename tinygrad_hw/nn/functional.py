@@ -26,6 +26,7 @@ from tinygrad_hw.nn.functional_conv import avg_pool2d as avg_pool2d
 from tinygrad_hw.nn.functional_conv import conv1d as conv1d
 from tinygrad_hw.nn.functional_conv import conv2d as conv2d
 from tinygrad_hw.nn.functional_conv import max_pool2d as max_pool2d
+from tinygrad_hw.ops import devices
 from tinygrad_hw.recording import apply
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
@@ -230,6 +231,8 @@ def cross_entropy(
             f"{op}: labels must have shape ({n},) or ({n}, {k}), got {label_array.shape}"
         )
     indices, kept = _class_indices(op, label_array, n, k, _index(op, ignore_index))
+    if type(logits.data) is not np.ndarray:  # host labels index device logits there
+        indices = devices.to_device(indices, logits.device)
     if kept is None and class_weight is None and not eps:  # the plain fused loss
         return apply(ops.cross_entropy_labels, logits, labels=indices, reduction=reduction)
     per_sample = _label_weights(indices, kept, class_weight, logits.dtype)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.ops.devices import to_device, to_host
 from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
@@ -158,7 +159,20 @@ class Module:
         """Copies of the parameter arrays, then the buffers', by name (later training does not
         change them)."""
         named = self.named_parameters() + self.named_buffers()
-        return {name: np.array(tensor.data, copy=True) for name, tensor in named}
+        return {name: np.array(to_host(tensor.data), copy=True) for name, tensor in named}
+
+    def to(self, device: str) -> Module:
+        """Move every parameter and buffer to ``device`` ("cpu", "cuda", "array_api_strict"),
+        in place, and return the module (PyTorch's ``Module.to``). Gradients are dropped; build
+        the optimizer after moving, as its state lives on the parameters' device."""
+        for _, tensor in self.named_parameters() + self.named_buffers():
+            moved = to_device(tensor.data, device)
+            if moved is not tensor.data:
+                wants_grad = tensor.requires_grad
+                tensor.requires_grad = False
+                tensor.data, tensor._grad, tensor._grad_graph = moved, None, None
+                tensor.requires_grad = wants_grad  # a fresh leaf node, of the new dtype object
+        return self
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Copy arrays from ``state`` into the parameters, in place (their arrays stay theirs).
@@ -177,6 +191,8 @@ class Module:
         }
         for name in arrays:
             target = own[name].data
+            if type(target) is not np.ndarray:
+                continue  # another library's array: no read-only flag
             if not target.flags.writeable and not is_saved(target):
                 raise ArgumentError(
                     f"load_state_dict: parameter '{name}' has a read-only array; nothing was "
@@ -184,7 +200,9 @@ class Module:
                 )
         for name, array in arrays.items():
             target = own[name].data
-            if is_saved(target):  # a live graph saved it: write anyway, that graph goes stale
+            if type(target) is not np.ndarray:  # onto the parameter's device, in place
+                target[...] = to_device(array, own[name].device)
+            elif is_saved(target):  # a live graph saved it: write anyway, that graph goes stale
                 who = f"load_state_dict ('{name}')"
                 write_while_saved(target, who, lambda t=target, a=array: np.copyto(t, a))
             else:
@@ -227,12 +245,12 @@ def _check_keys(own: Any, given: Any) -> None:
 
 
 def _checked_array(name: str, tensor: Tensor, value: Any) -> np.ndarray:
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
-    check_state_entry(name, tensor.data, array.shape, array.dtype)
+    array = to_host(value.data) if isinstance(value, Tensor) else np.asarray(value)
+    check_state_entry(name, tensor, array.shape, array.dtype)
     return array
 
 
-def check_state_entry(name: str, own: np.ndarray, shape: tuple[int, ...], dtype: Any) -> None:
+def check_state_entry(name: str, own: Any, shape: tuple[int, ...], dtype: Any) -> None:
     """ShapeError / DTypeError unless a state entry of ``shape`` and ``dtype`` fits the
     parameter or buffer ``own`` (load_state_dict's check, and tg.load's on .npy headers)."""
     if shape != own.shape:

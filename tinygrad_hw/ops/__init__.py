@@ -49,6 +49,7 @@ from tinygrad_hw.ops.shaping import (
     scatter_add,
     stack,
     sum_to_shape,
+    to_device,
     transpose,
 )
 from tinygrad_hw.ops.statistics import cumprod, cumsum, maximum, minimum, prod, std, var
@@ -167,6 +168,7 @@ __all__ = [
     "sum_to_shape",
     "tan",
     "tanh",
+    "to_device",
     "transpose",
     "trunc",
     "unfold",

@@ -1,46 +1,62 @@
 """Array helpers the engine and the Tensor layer need, kept here so that every array call of
-the library lives in the ops package (a GPU backend replaces this package, nothing else)."""
+the library lives in the ops package. Each takes numpy's path inline (the hot path) and any
+other library's through its namespace (``ops.devices``)."""
+
+from typing import Any
 
 import numpy as np
+
+from tinygrad_hw.ops.devices import namespace_of
 
 ndarray = np.ndarray
 
 
-def ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def ones(shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
+    """Ones of ``shape`` and (numpy) ``dtype``, on the device of ``like`` (numpy if None)."""
+    if like is not None and type(like) is not ndarray:
+        return namespace_of(like).ones(shape, dtype=dtype)
     if shape == ():
         return np.array(1, dtype=dtype)  # the usual backward() seed; np.ones is slower
     return np.ones(shape, dtype=dtype)
 
 
-def all_finite(a: np.ndarray) -> bool:
-    return bool(np.isfinite(a).all())
+def all_finite(a: Any) -> bool:
+    if type(a) is ndarray:
+        return bool(np.isfinite(a).all())
+    xp = namespace_of(a)
+    return bool(xp.all(xp.isfinite(a)))
 
 
-def is_float_dtype(dtype: np.dtype) -> bool:
+def is_float_dtype(dtype: Any) -> bool:
+    """Whether a numpy dtype is a floating-point one (Tensor.dtype is always numpy's)."""
     return np.issubdtype(dtype, np.floating)
 
 
-def as_float_arrays(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def as_float_arrays(xp: Any, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
     """The inputs of a real-valued op: unchanged if one of them is a float (or complex) array
     (numpy's promotion then decides), else all of them as float64, the dtype numpy gives
     int64 (and np.mean gives every integer): exact for every integer up to 2**53."""
     for a in arrays:
-        if a.dtype.kind in "fc":
+        if xp.numpy_dtype(a.dtype).kind in "fc":
             return arrays
-    return tuple([a.astype(np.float64) for a in arrays])
+    return tuple([xp.astype(a, np.float64) for a in arrays])
 
 
-def cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    return a if a.dtype == dtype else a.astype(dtype)
+def cast(a: Any, dtype: Any) -> Any:
+    if type(a) is ndarray:
+        return a if a.dtype == dtype else a.astype(dtype)
+    return namespace_of(a).cast(a, dtype)
 
 
-def copy(a: np.ndarray) -> np.ndarray:
-    return np.array(a, copy=True)
+def copy(a: Any) -> Any:
+    if type(a) is ndarray:
+        return np.array(a, copy=True)
+    return namespace_of(a).copy(a)
 
 
-def argmax(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
-    return np.argmax(a, axis=axis, keepdims=keepdims)
+def argmax(a: Any, axis: int | None, keepdims: bool = False) -> Any:
+    return namespace_of(a).argmax(a, axis=axis, keepdims=keepdims)
 
 
-def argmin(a: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(a, axis=axis, keepdims=keepdims)
+def argmin(a: Any, axis: int | None, keepdims: bool = False) -> Any:
+    return namespace_of(a).argmin(a, axis=axis, keepdims=keepdims)

@@ -126,7 +126,7 @@ abs = primitive("abs", lambda xp, x: xp.abs(x), [lambda xp, g, out, x: g * xp.si
 def _relu_forward(xp, x):
     """max(x, 0); the mask, not x or the output, is saved: 1/4 (1/8) of a float32 (float64)
     array, and the output can be freed as soon as the next layer's backward is done with it."""
-    mask = x > 0
+    mask = xp.as_mask(x > 0, x)
     return xp.maximum(x, 0.0), {"mask": mask}
 
 
@@ -154,7 +154,7 @@ def _clip_forward(xp, x, *, lo, hi):
         inside &= x >= lo
     if hi is not None:
         inside &= x <= hi
-    return xp.clip(x, lo, hi), {"inside": inside}
+    return xp.clip(x, lo, hi), {"inside": xp.as_mask(inside, x)}
 
 
 clip = primitive(

@@ -41,6 +41,13 @@ copy = primitive(
     saves_inputs=False,
 )
 
+to_device = primitive(
+    "to_device",
+    lambda xp, x, *, device, source: xp.to_device(x, device),
+    [lambda xp, g, out, x, *, device, source: xp.to_device(g, source)],  # the gradient goes back
+    saves_inputs=False,
+)
+
 reshape = primitive(
     "reshape",
     lambda xp, x, *, shape: xp.reshape(x, shape),

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw.ops.devices import namespace_of
+
 
 def argsort(a: np.ndarray, axis: int, descending: bool, stable: bool) -> np.ndarray:
     """Indices that sort ``a`` along ``axis``; NaN counts as the largest value (numpy's and
@@ -32,18 +34,22 @@ def along_axis_index(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     return tuple(grid)
 
 
-# Truth tests return ndarrays, 0-d ones included (numpy gives a bare np.bool_ there).
-def any(a: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    return np.asarray(np.any(a, axis=axis, keepdims=keepdims))
+# Truth tests return arrays, 0-d ones included (numpy gives a bare np.bool_ there).
+def any(a: Any, axis: Any, keepdims: bool) -> Any:
+    xp = namespace_of(a)
+    return xp.asarray(xp.any(a, axis=axis, keepdims=keepdims))
 
 
-def all(a: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    return np.asarray(np.all(a, axis=axis, keepdims=keepdims))
+def all(a: Any, axis: Any, keepdims: bool) -> Any:
+    xp = namespace_of(a)
+    return xp.asarray(xp.all(a, axis=axis, keepdims=keepdims))
 
 
-def isnan(a: np.ndarray) -> np.ndarray:
-    return np.asarray(np.isnan(a))
+def isnan(a: Any) -> Any:
+    xp = namespace_of(a)
+    return xp.asarray(xp.isnan(a))
 
 
-def isfinite(a: np.ndarray) -> np.ndarray:
-    return np.asarray(np.isfinite(a))
+def isfinite(a: Any) -> Any:
+    xp = namespace_of(a)
+    return xp.asarray(xp.isfinite(a))

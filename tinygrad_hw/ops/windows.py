@@ -24,6 +24,7 @@ them as ``xp.unfold`` and ``xp.fold``; their differentiable twins are in
 """
 
 import itertools
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -104,4 +105,52 @@ def fold(
             )
         ]
         target += windows[(Ellipsis, *offset)]  # a view: adds in place, no write-back copy
+    return padded[_interior(spatial, padding)] if any(padding) else padded
+
+
+# ---------------------------------------------------------------- any array-API library
+def _offset_slices(offset: Sizes, dilation: Sizes, counts: Sizes, stride: Sizes) -> tuple:
+    """The positions read at one kernel offset: j r, j r + s, ..., j r + (m - 1) s."""
+    return (
+        Ellipsis,
+        *(
+            slice(j * r, j * r + (m - 1) * s + 1, s)
+            for j, r, m, s in zip(offset, dilation, counts, stride, strict=True)
+        ),
+    )
+
+
+def unfold_portable(
+    xp: Any, x: Any, kernel: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes, fill: float
+) -> Any:
+    """``unfold`` with array-API calls only: one strided slice per kernel offset, stacked."""
+    d = len(kernel)
+    padded = x
+    if any(padding):
+        shape = x.shape[:-d] + tuple(n + 2 * p for n, p in zip(x.shape[-d:], padding, strict=True))
+        padded = xp.full(shape, fill, dtype=x.dtype)
+        padded[_interior(x.shape[-d:], padding)] = x
+    counts = tuple(
+        output_size(n, k, s, 0, r)
+        for n, k, s, r in zip(padded.shape[-d:], kernel, stride, dilation, strict=True)
+    )
+    offsets = list(itertools.product(*(range(k) for k in kernel)))
+    pieces = [padded[_offset_slices(o, dilation, counts, stride)] for o in offsets]
+    stacked = xp.stack(pieces, axis=-1)  # (*lead, m_1..m_d, k_1 * ... * k_d)
+    return xp.reshape(stacked, padded.shape[:-d] + counts + tuple(kernel))
+
+
+def fold_portable(
+    xp: Any, windows: Any, spatial: Sizes, kernel: Sizes, stride: Sizes, padding: Sizes,
+    dilation: Sizes,
+) -> Any:  # fmt: skip
+    """``fold`` with array-API calls only: each offset's windows added into a strided slice."""
+    d = len(kernel)
+    lead, counts = windows.shape[: -2 * d], windows.shape[-2 * d : -d]
+    padded = xp.zeros(
+        lead + tuple(n + 2 * p for n, p in zip(spatial, padding, strict=True)), dtype=windows.dtype
+    )
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        target = _offset_slices(offset, dilation, counts, stride)
+        padded[target] = padded[target] + windows[(Ellipsis, *offset)]
     return padded[_interior(spatial, padding)] if any(padding) else padded
