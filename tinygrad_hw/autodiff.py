@@ -254,7 +254,9 @@ def backward(
             raw = cotangent
             if cotangent.shape != parent.shape:
                 cotangent = arithmetic.sum_to_shape(cotangent, parent.shape)
-            if cotangent.dtype != parent.dtype:
+            # a node keeps its array's dtype; a recorded cotangent is a Tensor, whose dtype
+            # is numpy's whatever its library: compare its array's
+            if (cotangent.dtype if math is None else cotangent.data.dtype) != parent.dtype:
                 cotangent = arithmetic.cast(cotangent, parent.dtype)
             if check:
                 _check_backward(node, index, cotangent if math is None else math.array(cotangent))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw import ops
+from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.recording import apply, new_tensor
 from tinygrad_hw.tensor import Tensor
 
@@ -131,7 +132,7 @@ def round(x: Any, decimals: int = 0) -> Tensor:
 def zeros_like(x: Any) -> Tensor:
     """A constant Tensor of zeros of ``x``'s shape and dtype (the rounding ops' vjp)."""
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return new_tensor(Tensor, np.zeros_like(data))
+    return new_tensor(Tensor, namespace_of(data).zeros_like(data))
 
 
 # --------------------------------------------------------------------- modulo

@@ -24,9 +24,8 @@ def _primal(x: Any) -> Tensor:
     transforms compose), anything else becomes a new float leaf."""
     if isinstance(x, Tensor) and x.requires_grad:
         return x
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if data.dtype.kind != "f":
-        data = data.astype(np.float64)
+    tensor = x if isinstance(x, Tensor) else Tensor(x)
+    data = tensor.data if tensor.dtype.kind == "f" else tensor.astype(np.float64).data
     return Tensor(data, requires_grad=True)
 
 
@@ -41,13 +40,13 @@ def recorded_gradients(out: Tensor, primals: list[Tensor], cotangent: Any) -> tu
     """J^T cotangent for each primal, recorded (create_graph); zeros where out does not depend
     on it. The building block of every transform here, and of gradgradcheck."""
     if not out.requires_grad:
-        return tuple(Tensor(np.zeros(p.shape, p.dtype)) for p in primals)
+        return tuple(Tensor(np.zeros(p.shape, p.dtype), device=p.device) for p in primals)
     found = grad(
         out, primals, grad_outputs=cotangent, retain_graph=True, create_graph=True,
         allow_unused=True,
     )  # fmt: skip
     return tuple(
-        Tensor(np.zeros(p.shape, p.dtype)) if g is None else g
+        Tensor(np.zeros(p.shape, p.dtype), device=p.device) if g is None else g
         for g, p in zip(found, primals, strict=True)
     )
 
@@ -66,7 +65,7 @@ def vjp(f: Function, *primals: Any) -> tuple[Tensor, Callable[[Any], tuple[Tenso
     out = _output(f, xs)
 
     def vjp_fn(v: Any) -> tuple[Tensor, ...]:
-        v = v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=out.dtype))
+        v = v if isinstance(v, Tensor) else Tensor(np.asarray(v, out.dtype), device=out.device)
         if v.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {v.shape}, the output {out.shape}")
         return recorded_gradients(out, xs, v)
@@ -86,7 +85,7 @@ def jvp(f: Function, primals: Any, tangents: Any) -> tuple[Tensor, Tensor]:
         raise ShapeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     xs = [_primal(x) for x in primals]
     out = _output(f, xs)
-    u = Tensor(np.zeros(out.shape, out.dtype), requires_grad=True)
+    u = Tensor(np.zeros(out.shape, out.dtype), requires_grad=True, device=out.device)
     pullback = recorded_gradients(out, xs, u)
     inner = None
     for g, x, v in zip(pullback, xs, tangents, strict=True):
@@ -106,9 +105,9 @@ def jacobian(f: Function, x: Any) -> Tensor:
     for position in np.ndindex(out.shape):
         basis = np.zeros(out.shape, out.dtype)
         basis[position] = 1
-        rows.append(recorded_gradients(out, [x], Tensor(basis))[0])
+        rows.append(recorded_gradients(out, [x], Tensor(basis, device=out.device))[0])
     if not rows:
-        return Tensor(np.zeros(out.shape + x.shape, x.dtype))
+        return Tensor(np.zeros(out.shape + x.shape, x.dtype), device=x.device)
     return stack(rows).reshape(out.shape + x.shape)
 
 

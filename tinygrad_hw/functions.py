@@ -20,6 +20,7 @@ from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.ops.windows import output_size
 from tinygrad_hw.recording import apply, lift
 from tinygrad_hw.tensor import Tensor
+from tinygrad_hw.tensor_methods import index_on_device
 from tinygrad_hw.validation import normalize_axis, torch_alias
 
 
@@ -191,7 +192,9 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def scatter_add(values: Any, shape: tuple[int, ...], index: Any) -> Tensor:
     """zeros(shape) with ``values`` added at ``index`` (the gradient of indexing)."""
-    return apply(ops.scatter_add, _tensor(values), shape=tuple(shape), index=index)
+    values = _tensor(values)
+    index = index_on_device(index, values.data, tuple(shape))
+    return apply(ops.scatter_add, values, shape=tuple(shape), index=index)
 
 
 def _pieces(op: str, tensors: Sequence[Any]) -> list[Tensor]:

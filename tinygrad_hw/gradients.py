@@ -15,6 +15,7 @@ from tinygrad_hw import functions
 from tinygrad_hw.autodiff import Node, backward
 from tinygrad_hw.errors import DTypeError, GraphError
 from tinygrad_hw.ops.arrays import copy
+from tinygrad_hw.ops.devices import is_foreign_array
 from tinygrad_hw.ops.shaping import sum_to_shape
 from tinygrad_hw.recording import new_tensor
 from tinygrad_hw.tensor import Tensor
@@ -44,9 +45,14 @@ class TensorMath:
 
     @staticmethod
     def residuals(node: Node, inputs: tuple[Tensor | None, ...]) -> dict[str, Any]:
-        """Constant residuals as saved; smooth ones again, as Tensors, from the forward."""
+        """Constant residuals as saved (another library's arrays as constant Tensors: unlike
+        numpy's, they do not defer to a Tensor operand); smooth ones again, as Tensors, from
+        the forward."""
         if not node.primitive.differentiable_residuals:
-            return node.residuals
+            return {
+                name: new_tensor(Tensor, value) if is_foreign_array(value) else value
+                for name, value in node.residuals.items()
+            }
         return node.primitive.forward(functions, *inputs, **node.params)[1]
 
     @staticmethod

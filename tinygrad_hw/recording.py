@@ -16,7 +16,7 @@ from tinygrad_hw.autodiff import Node, check_finite_forward
 from tinygrad_hw.errors import ArgumentError, DTypeError, SizeError, TinygradHWError
 from tinygrad_hw.modes import call_site, modes
 from tinygrad_hw.ops.arrays import as_float_arrays, cast, is_float_dtype, ndarray
-from tinygrad_hw.ops.devices import check_same_device, device_of, namespace_of
+from tinygrad_hw.ops.devices import check_same_device, device_of, is_foreign_array, namespace_of
 from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.validation import explain_failure, to_array
@@ -164,7 +164,7 @@ def lift_to_device(value: Any, like: ndarray) -> Any:
     """A constant as an array on the device of ``like`` (an array of a library other than
     numpy), in like's dtype when like is a float array; another device's array is refused."""
     xp = namespace_of(like)
-    if hasattr(value, "__array_namespace__") and not isinstance(value, np.ndarray):
+    if is_foreign_array(value):
         check_same_device("a constant operand", (like, value))
         array = value
     else:

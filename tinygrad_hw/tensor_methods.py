@@ -197,11 +197,14 @@ def plain_index(index: Any) -> Any:
     return index
 
 
-def index_on_device(index: Any, data: Any) -> Any:
-    """An index with its numpy arrays moved to the device of ``data`` (the standard indexes an
-    array only with arrays of its own library)."""
-    if isinstance(index, tuple):
-        return tuple(index_on_device(i, data) for i in index)
-    if isinstance(index, np.ndarray):
-        return devices.to_device(index, devices.device_of(data))
-    return index
+def index_on_device(index: Any, data: Any, shape: tuple[int, ...] | None = None) -> Any:
+    """The index, into an array of ``shape`` (data's by default), for ``data``'s library when
+    that is not numpy: its numpy arrays moved to data's device (the standard indexes an array
+    only with arrays of its own library), then in the form that library's indexing takes
+    (ops.indexing). numpy's data: the index unchanged."""
+    if type(data) is np.ndarray:
+        return index
+    parts = index if isinstance(index, tuple) else (index,)
+    device = devices.device_of(data)
+    moved = tuple(devices.to_device(i, device) if isinstance(i, np.ndarray) else i for i in parts)
+    return devices.namespace_of(data).standard_index(moved, data.shape if shape is None else shape)

@@ -19,9 +19,10 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.assignment import assign
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
-from tinygrad_hw.ops.arrays import cast
-from tinygrad_hw.ops.devices import namespace_of
+from tinygrad_hw.ops.arrays import along_axis, cast
+from tinygrad_hw.ops.devices import namespace_of, to_device
 from tinygrad_hw.recording import TensorBase, apply, lift, new_tensor
+from tinygrad_hw.tensor_methods import index_on_device
 from tinygrad_hw.validation import normalize_axes, normalize_axis, torch_alias
 
 
@@ -173,7 +174,7 @@ class LayoutMethods:
         if np.any(counts < 0):
             raise ArgumentError(f"repeat: repeats must be >= 0, got {repeats!r}")
         picks = np.repeat(np.arange(x.shape[ax]), counts)
-        return x[(slice(None),) * ax + (picks,)]
+        return x[along_axis(ax, picks)]
 
     def tile(self, reps: Any) -> Any:
         """numpy's tile (PyTorch's ``Tensor.repeat``): the whole tensor ``reps[d]`` times along
@@ -231,6 +232,7 @@ class LayoutMethods:
         k = _ints(op, "k", k)[0]
         n, m = self.shape[-2:]
         keep = np.tri(n, m, k, dtype=bool) if lower else ~np.tri(n, m, k - 1, dtype=bool)
+        keep = to_device(keep, self.device)
         return apply(ops.where, self, np.zeros((), dtype=self.dtype), condition=keep)
 
     def diag(self, k: int = 0) -> Any:
@@ -243,7 +245,8 @@ class LayoutMethods:
             raise ShapeError(f"diag: needs a 1-d or 2-d tensor, got shape {self.shape}")
         n = self.shape[0] + abs(k)
         rows, cols = _diagonal_positions(n, n, k)
-        return apply(ops.scatter_add, self, shape=(n, n), index=(rows, cols))
+        index = index_on_device((rows, cols), self.data, (n, n))
+        return apply(ops.scatter_add, self, shape=(n, n), index=index)
 
     def diagonal(
         self, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1: Any = None, dim2: Any = None
@@ -310,7 +313,10 @@ class LayoutMethods:
             )
         part = src[tuple(slice(0, n) for n in index.shape)]
         added = apply(
-            ops.scatter_add, part, shape=self.shape, index=_index_along(ax, index, index.shape)
+            ops.scatter_add,
+            part,
+            shape=self.shape,
+            index=index_on_device(_index_along(ax, index, index.shape), self.data),
         )
         return self + added
 

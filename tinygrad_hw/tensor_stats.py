@@ -15,7 +15,7 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError
 from tinygrad_hw.ops import sorting
-from tinygrad_hw.ops.arrays import argmin
+from tinygrad_hw.ops.arrays import along_axis, argmin
 from tinygrad_hw.ops.reductions import reduced_count
 from tinygrad_hw.recording import apply, new_tensor
 from tinygrad_hw.validation import torch_alias, torch_reduction_names
@@ -171,7 +171,7 @@ class StatisticsMethods:
                 f"(0 <= k <= {self.shape[axis]})"
             )
         order = sorting.argsort(self.data, axis, bool(largest), True)
-        indices = order[(slice(None),) * axis + (slice(0, k),)]
+        indices = order[along_axis(axis, slice(0, k))]
         return self[sorting.along_axis_index(indices, axis)], indices
 
     # ----------------------------------------------------------------- truth tests

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError, BadIndexError, DTypeError, ShapeError
-from tinygrad_hw.ops.devices import namespace_of
+from tinygrad_hw.ops.devices import is_foreign_array, namespace_of
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -19,11 +19,7 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise DTypeError("Tensor data is None: pass a number, a (nested) list or a numpy array")
     if isinstance(data, str | bytes):
         raise DTypeError(f"Tensor data is a string ({data!r:.40}): pass numbers")
-    if (
-        type(data) is not np.ndarray
-        and hasattr(data, "__array_namespace__")
-        and not isinstance(data, np.ndarray)
-    ):
+    if type(data) is not np.ndarray and is_foreign_array(data):
         return _device_array(data, dtype)  # CuPy, array-api-strict: it stays where it is
     try:
         array = np.asarray(data, dtype=dtype)

@@ -67,9 +67,10 @@ def _float_tensor(op: str, name: str, value: Any) -> Tensor:
 
 def numeric_array(op: str, name: str, value: Any) -> np.ndarray:
     """An op's array argument (a Tensor's data, an ndarray, a list) as an ndarray of real
-    numbers, or DTypeError naming the op and the argument."""
+    numbers, or DTypeError naming the op and the argument. A device Tensor's values are
+    copied to the host: labels are checked and turned into indices there."""
     if isinstance(value, Tensor):
-        return value.data
+        return devices.to_host(value.data)
     try:
         array = np.asarray(value)
     except ValueError as error:
@@ -231,9 +232,9 @@ def cross_entropy(
             f"{op}: labels must have shape ({n},) or ({n}, {k}), got {label_array.shape}"
         )
     indices, kept = _class_indices(op, label_array, n, k, _index(op, ignore_index))
-    if type(logits.data) is not np.ndarray:  # host labels index device logits there
-        indices = devices.to_device(indices, logits.device)
     if kept is None and class_weight is None and not eps:  # the plain fused loss
+        if type(logits.data) is not np.ndarray:  # host labels index device logits there
+            indices = devices.to_device(indices, logits.device)
         return apply(ops.cross_entropy_labels, logits, labels=indices, reduction=reduction)
     per_sample = _label_weights(indices, kept, class_weight, logits.dtype)
     targets = (1.0 - eps) * ops.NUMPY.one_hot(indices, k, logits.dtype) * per_sample[:, None]
@@ -243,7 +244,8 @@ def cross_entropy(
         )
         targets += uniform * (1.0 if class_weight is None else class_weight)
     summed = "none" if reduction == "none" else "sum"
-    loss = apply(ops.cross_entropy_targets, logits, Tensor(targets), reduction=summed)
+    targets = Tensor(targets, device=logits.device)  # built on the host, used on the device
+    loss = apply(ops.cross_entropy_targets, logits, targets, reduction=summed)
     return _weighted_mean(loss, per_sample) if reduction == "mean" else loss
 
 

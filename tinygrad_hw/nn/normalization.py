@@ -21,6 +21,7 @@ from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.modes import modes
 from tinygrad_hw.nn.layers import float_dtype
 from tinygrad_hw.nn.module import Module
+from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.recording import apply, lift
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
@@ -102,8 +103,9 @@ class _BatchNorm(Module):
                 self._update_running_stats(x.data, axes, count)
             y = apply(ops.standardize, x, axis=axes, eps=self.eps)
         else:
-            mean = self.running_mean.data.reshape(shape)
-            inv = 1.0 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
+            xp = namespace_of(self.running_mean.data)
+            mean = xp.reshape(self.running_mean.data, shape)
+            inv = 1.0 / xp.sqrt(xp.reshape(self.running_var.data, shape) + self.eps)
             y = (x - mean) * inv
         if self.affine:
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
@@ -117,9 +119,10 @@ class _BatchNorm(Module):
         m = self.momentum
         if m is None:
             m = 1.0 / float(self.num_batches_tracked.data)
-        mean = np.mean(x, axis=axes)
-        centred = x - mean.reshape((1, -1) + (1,) * (x.ndim - 2))
-        unbiased = np.sum(centred * centred, axis=axes) / (count - 1)
+        xp = namespace_of(x)
+        mean = xp.mean(x, axis=axes)
+        centred = x - xp.reshape(mean, (1, -1) + (1,) * (x.ndim - 2))
+        unbiased = xp.sum(centred * centred, axis=axes) / (count - 1)
         for buffer, batch in ((self.running_mean, mean), (self.running_var, unbiased)):
             buffer.data[...] = (1.0 - m) * buffer.data + m * batch
 

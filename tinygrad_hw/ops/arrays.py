@@ -20,6 +20,13 @@ def ones(shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
     return np.ones(shape, dtype=dtype)
 
 
+def along_axis(axis: int, index: Any) -> tuple[Any, ...]:
+    """The index applying ``index`` to axis ``axis`` and taking every other axis whole:
+    ``x[along_axis(1, 0)]`` is ``x[:, 0]``. The closing ``...`` names the remaining axes, as
+    the array API standard asks of an index that does not list them all."""
+    return (slice(None),) * axis + (index, Ellipsis)
+
+
 def all_finite(a: Any) -> bool:
     if type(a) is ndarray:
         return bool(np.isfinite(a).all())

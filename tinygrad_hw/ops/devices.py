@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import DeviceError
-from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace, CupyNamespace
+from tinygrad_hw.ops.namespace import NUMPY, ArrayNamespace
+from tinygrad_hw.ops.namespace_cupy import CupyNamespace
 
 _NAMESPACES: dict[type, ArrayNamespace] = {np.ndarray: NUMPY}
 _BY_MODULE: dict[str, ArrayNamespace] = {"numpy": NUMPY}
@@ -30,6 +31,13 @@ def namespace_of(array: Any) -> ArrayNamespace:
     """The namespace ``xp`` that ops on ``array`` use (one dict read once it is known)."""
     found = _NAMESPACES.get(type(array))
     return found if found is not None else _register(array)
+
+
+def is_foreign_array(value: Any) -> bool:
+    """Whether value is an array of a library other than numpy (CuPy's, array-api-strict's):
+    it follows the array API standard and is not a numpy array or numpy scalar (numpy's
+    scalars have ``__array_namespace__`` too, but are constants like Python's numbers)."""
+    return hasattr(value, "__array_namespace__") and not isinstance(value, np.ndarray | np.generic)
 
 
 def _register(array: Any) -> ArrayNamespace:

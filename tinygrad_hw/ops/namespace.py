@@ -15,11 +15,23 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw import saved_arrays
-from tinygrad_hw.ops import special, windows
+from tinygrad_hw.ops import indexing, portable, special, windows
 
 _DTYPE_NAMES = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64",
+)  # fmt: skip
+
+# numpy's names where the standard has others (numpy and CuPy know both)
+_STANDARD_NAMES = {
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+}  # fmt: skip
+
+# What ArrayNamespace writes portably below and numpy and CuPy have themselves (faster: a
+# real einsum, ufuncs that write into out=): their namespaces use their own.
+OWN_IN_NUMPY_AND_CUPY = (
+    "einsum", "pad", "fmod", "round", "copyto", "multiply", "divide", "subtract", "sqrt", "exp",
 )  # fmt: skip
 
 
@@ -124,7 +136,7 @@ class ArrayNamespace:
     def __getattr__(self, name: str) -> Any:
         # Called only for names not found on the instance: look the library up once, then
         # keep the function as an instance attribute so later look-ups are plain reads.
-        value = getattr(self.module, name)
+        value = getattr(self.module, _STANDARD_NAMES.get(name, name))
         self.__dict__[name] = value
         return value
 
@@ -147,8 +159,12 @@ class ArrayNamespace:
 
         The standard has no scatter: slices and ints are plain assignment, integer arrays go
         through the host (numpy's add.at) and back, the slow but portable fallback."""
-        if not _has_advanced_index(index):
+        if not has_advanced_index(index):
             out = self.module.zeros(shape, dtype=values.dtype)
+            parts = index if isinstance(index, tuple) else (index,)
+            if any(p is None for p in parts):  # the standard assigns through no new axis
+                index = tuple(p for p in parts if p is not None)
+                values = self.module.reshape(values, out[index].shape)
             out[index] = values
             return out
         host = np.zeros(shape, dtype=self.numpy_dtype(values.dtype))
@@ -180,6 +196,11 @@ class ArrayNamespace:
         """unfold's adjoint: windows added back onto an input of trailing shape spatial."""
         return windows.fold_portable(self, cols, spatial, kernel, stride, padding, dilation)
 
+    def standard_index(self, index: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[Any, ...]:
+        """numpy's index (a tuple of this library's arrays, ints, slices...) as the array API
+        standard's (ops.indexing): explicit ``...``, integer arrays not mixed with slices."""
+        return indexing.standard_index(self.module, index, shape)
+
     def erf(self, x: Any) -> Any:
         """The error function, elementwise (Cody's rational approximations: ops.special)."""
         return special.erf(self, x)
@@ -209,6 +230,45 @@ class ArrayNamespace:
     def exp2(self, x: Any) -> Any:
         return self.module.pow(2.0, x)
 
+    def einsum(self, subscripts: str, *operands: Any, optimize: Any = None) -> Any:
+        return portable.einsum(self.module, subscripts, *operands)
+
+    def pad(self, x: Any, pad_width: Any, constant_values: float = 0) -> Any:
+        return portable.pad_constant(self.module, x, pad_width, constant_values)
+
+    def fmod(self, x1: Any, x2: Any) -> Any:
+        return portable.fmod(self.module, x1, x2)
+
+    def round(self, x: Any, decimals: int = 0) -> Any:
+        return portable.round_decimals(self.module, x, decimals)
+
+    # numpy's out= (the optimizers update in place): the standard's in-place assignment
+    def copyto(self, dst: Any, src: Any) -> None:
+        dst[...] = src
+
+    def multiply(self, x1: Any, x2: Any, out: Any = None) -> Any:
+        return _into(out, self.module.multiply(x1, x2))
+
+    def divide(self, x1: Any, x2: Any, out: Any = None) -> Any:
+        return _into(out, self.module.divide(x1, x2))
+
+    def subtract(self, x1: Any, x2: Any, out: Any = None) -> Any:
+        return _into(out, self.module.subtract(x1, x2))
+
+    def sqrt(self, x: Any, out: Any = None) -> Any:
+        return _into(out, self.module.sqrt(x))
+
+    def exp(self, x: Any, out: Any = None) -> Any:
+        return _into(out, self.module.exp(x))
+
+
+def _into(out: Any, value: Any) -> Any:
+    """value, written into ``out`` first when one is given."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
 
 class NumpyNamespace(ArrayNamespace):
     """numpy, with ufunc reductions (no Python wrapper) and scatter-add by ``np.add.at``.
@@ -217,6 +277,8 @@ class NumpyNamespace(ArrayNamespace):
     def __init__(self) -> None:
         super().__init__(np)
         for name in ("astype", "asarray", "zeros", "ones", "empty", "full", "arange", "where"):
+            self.__dict__[name] = getattr(np, name)
+        for name in OWN_IN_NUMPY_AND_CUPY:
             self.__dict__[name] = getattr(np, name)
 
     def native_dtype(self, dtype: Any) -> Any:
@@ -281,7 +343,7 @@ class NumpyNamespace(ArrayNamespace):
     def scatter_add(values: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
         """zeros(shape) with ``values`` added at ``index``; repeated indices accumulate."""
         out = np.zeros(shape, dtype=values.dtype)
-        if _has_advanced_index(index):
+        if has_advanced_index(index):
             np.add.at(out, index, values)
         else:  # slices and ints select each element at most once: plain assignment
             out[index] = values
@@ -313,7 +375,7 @@ class NumpyNamespace(ArrayNamespace):
         return windows.fold(cols, spatial, kernel, stride, padding, dilation)
 
 
-def _has_advanced_index(index: Any) -> bool:
+def has_advanced_index(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return any(
         isinstance(p, np.ndarray | list | tuple) or hasattr(p, "__array_namespace__") for p in parts
@@ -325,43 +387,6 @@ def _host_index(index: Any) -> Any:
     parts = index if isinstance(index, tuple) else (index,)
     host = tuple(np.from_dlpack(p) if hasattr(p, "__array_namespace__") else p for p in parts)
     return host if isinstance(index, tuple) else host[0]
-
-
-class CupyNamespace(ArrayNamespace):
-    """CuPy: numpy's dtypes and most of numpy's API on an NVIDIA GPU; scatter-add by
-    ``cupyx.scatter_add``, host copies by ``.get()``."""
-
-    def native_dtype(self, dtype: Any) -> Any:
-        return dtype
-
-    def numpy_dtype(self, dtype: Any) -> np.dtype:
-        return np.dtype(dtype)
-
-    def device_name(self, array: Any) -> str:
-        return f"cuda:{array.device.id}"
-
-    def canonical(self, device: str) -> str:
-        return device if ":" in device else f"cuda:{self.module.cuda.Device().id}"
-
-    def to_numpy(self, array: Any) -> np.ndarray:
-        return array.get()
-
-    def from_numpy(self, array: np.ndarray, device: str) -> Any:
-        with self.module.cuda.Device(int(self.canonical(device).split(":")[1])):
-            return self.module.asarray(array)
-
-    def cast(self, x: Any, dtype: Any) -> Any:
-        return x if x.dtype == dtype else x.astype(dtype)
-
-    def scatter_add(self, values: Any, shape: tuple[int, ...], index: Any) -> Any:
-        import cupyx  # only here: CuPy's extras ship with CuPy
-
-        out = self.module.zeros(shape, dtype=values.dtype)
-        if _has_advanced_index(index):
-            cupyx.scatter_add(out, index, values)
-        else:
-            out[index] = values
-        return out
 
 
 NUMPY = NumpyNamespace()

@@ -7,6 +7,7 @@ of primitives: ``concatenate(n)`` is the primitive for n pieces, made once per n
 
 from functools import cache, partial
 
+from tinygrad_hw.ops.arrays import along_axis
 from tinygrad_hw.ops.primitive import Primitive, primitive
 
 
@@ -93,7 +94,7 @@ def _concatenate_forward(xp, *pieces, axis):
 
 
 def _concatenate_piece(i: int, xp, g, out, *pieces, axis, bounds):
-    return g[(slice(None),) * axis + (slice(bounds[i], bounds[i + 1]),)]
+    return g[along_axis(axis, slice(bounds[i], bounds[i + 1]))]
 
 
 @cache
@@ -104,7 +105,7 @@ def concatenate(n: int) -> Primitive:
 
 
 def _stack_piece(i: int, xp, g, out, *pieces, axis):
-    return g[(slice(None),) * axis + (i,)]
+    return g[along_axis(axis, i)]
 
 
 @cache

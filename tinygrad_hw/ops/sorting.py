@@ -11,25 +11,32 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_hw.ops.arrays import along_axis
 from tinygrad_hw.ops.devices import namespace_of
 
 
-def argsort(a: np.ndarray, axis: int, descending: bool, stable: bool) -> np.ndarray:
+def argsort(a: Any, axis: int, descending: bool, stable: bool) -> Any:
     """Indices that sort ``a`` along ``axis``; NaN counts as the largest value (numpy's and
     PyTorch's order). Descending order is the ascending order of the reversed array, read
     backwards: equal elements then keep their original order too (a stable descending sort),
     which ``argsort(-a)`` would not give for unsigned or boolean data."""
-    kind = "stable" if stable else None
+    xp = namespace_of(a)
+    if type(a) is not np.ndarray and xp.isdtype(a.dtype, "bool"):
+        a = xp.astype(a, xp.uint8)  # the standard sorts numbers only; False < True as 0 < 1
     if not descending:
-        return np.argsort(a, axis=axis, kind=kind)
-    reverse = (slice(None),) * axis + (slice(None, None, -1),)
-    return a.shape[axis] - 1 - np.argsort(a[reverse], axis=axis, kind=kind)[reverse]
+        return xp.argsort(a, axis=axis, stable=stable)
+    reverse = along_axis(axis, slice(None, None, -1))
+    return a.shape[axis] - 1 - xp.argsort(a[reverse], axis=axis, stable=stable)[reverse]
 
 
-def along_axis_index(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+def along_axis_index(indices: Any, axis: int) -> tuple[Any, ...]:
     """An index tuple that picks ``x[..., indices[..., j, ...], ...]`` along ``axis`` (a
     gather: ``x[index]`` has the shape of ``indices``): open grids on the other axes."""
-    grid = list(np.indices(indices.shape, sparse=True))
+    xp, ndim = namespace_of(indices), indices.ndim
+    grid = [
+        xp.reshape(xp.arange(n), (1,) * d + (n,) + (1,) * (ndim - d - 1))
+        for d, n in enumerate(indices.shape)
+    ]
     grid[axis] = indices
     return tuple(grid)
 

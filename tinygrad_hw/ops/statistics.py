@@ -12,6 +12,7 @@ cumulative products (one from each end), and ``cumprod``'s vjp has an exact form
 inputs with zeros, so both are exact at zeros, to every order.
 """
 
+from tinygrad_hw.ops.arrays import along_axis
 from tinygrad_hw.ops.primitive import primitive
 from tinygrad_hw.ops.reductions import Axes, kept_shape, reduced_count
 
@@ -101,7 +102,7 @@ prod = primitive(
 # ------------------------------------------------------------------ scans
 def reverse_cumsum(xp, v, axis: int):
     """s_k = sum_{i >= k} v_i along ``axis``: a cumulative sum of the reversed array."""
-    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    reverse = along_axis(axis, slice(None, None, -1))
     return xp.cumsum(v[reverse], axis=axis)[reverse]
 
 
@@ -126,7 +127,8 @@ def _cumprod_vjp(xp, g, out, x, *, axis):
     if not bool(xp.any(x == 0)):
         return reverse_cumsum(xp, g * out, axis) / x
     n, trailing = x.shape[axis], (1,) * (x.ndim - axis - 1)
-    k, i = xp.arange(n).reshape((n, 1, *trailing)), xp.arange(n).reshape((1, n, *trailing))
+    k = xp.reshape(xp.arange(n), (n, 1, *trailing))
+    i = xp.reshape(xp.arange(n), (1, n, *trailing))
     rows = xp.where(k == i, 1.0, xp.expand_dims(x, axis=axis))  # row k: x with x_k -> 1
     partial = xp.where(i >= k, xp.cumprod(rows, axis=axis + 1), 0.0)
     return xp.sum(partial * xp.expand_dims(g, axis=axis), axis=axis + 1)

@@ -175,8 +175,12 @@ def _remainder_forward(xp, a, b):
 
 
 def _fmod_forward(xp, a, b):
-    """C's fmod: the sign of the dividend, q = trunc(a / b)."""
-    return xp.fmod(a, b), {"quotient": xp.trunc(a / b)}
+    """C's fmod: the sign of the dividend, q = trunc(a / b) (for integers, where a / b
+    would be a float, the exact integer quotient of a minus the remainder)."""
+    out = xp.fmod(a, b)
+    if xp.isdtype(out.dtype, "integral"):
+        return out, {"quotient": (a - out) // b}
+    return out, {"quotient": xp.trunc(a / b)}
 
 
 def _modulo_vjp_dividend(xp, g, out, a, b, *, quotient):

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_hw.errors import DTypeError
+from tinygrad_hw.ops.devices import namespace_of
+from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.optim.base import Optimizer, Scalar, check_number
 from tinygrad_hw.tensor import Tensor
 
@@ -16,6 +18,12 @@ _SMALLEST_NORMAL = {
     np.dtype(t): np.finfo(t).smallest_normal
     for t in (np.float16, np.float32, np.float64, np.longdouble)
 }
+
+
+def _smallest_normal(xp: Any, dtype: Any) -> float:
+    """The smallest normal number of another library's dtype object, remembered."""
+    _SMALLEST_NORMAL[dtype] = float(xp.finfo(dtype).smallest_normal)
+    return _SMALLEST_NORMAL[dtype]
 
 
 class Adam(Optimizer):
@@ -70,30 +78,34 @@ class Adam(Optimizer):
         weight_decay = check_number(name, "weight_decay", weight_decay)
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
 
-    def _decayed_gradient(self, w: np.ndarray, g: np.ndarray, work: np.ndarray) -> np.ndarray:
+    def _decayed_gradient(
+        self, xp: Any, w: np.ndarray, g: np.ndarray, work: np.ndarray
+    ) -> np.ndarray:
         """Adam's coupled L2: d = g + weight_decay * w (written into ``work``)."""
         if not self.weight_decay:
             return g
-        np.multiply(w, self.weight_decay, out=work)
+        xp.multiply(w, self.weight_decay, out=work)
         work += g
         return work
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        xp = NUMPY if type(w) is np.ndarray else namespace_of(w)
         work, tmp = self._scratch[i]
         m, v = self.state[i]["m"], self.state[i]["v"]
         t = self.updates[i]
-        d = self._decayed_gradient(w, g, work)
+        d = self._decayed_gradient(xp, w, g, work)
         m *= self.beta1
-        np.multiply(d, 1.0 - self.beta1, out=tmp)
+        xp.multiply(d, 1.0 - self.beta1, out=tmp)
         m += tmp  # m = beta1 m + (1 - beta1) d
         v *= self.beta2
-        np.multiply(d, 1.0 - self.beta2, out=tmp)
+        xp.multiply(d, 1.0 - self.beta2, out=tmp)
         tmp *= d  # ((1 - beta2) d) d, PyTorch's order: in float16 d^2 overflows for |d| > 256
         v += tmp  # v = beta2 v + (1 - beta2) d^2
-        np.sqrt(v, out=tmp)
+        xp.sqrt(v, out=tmp)
         tmp /= math.sqrt(1.0 - self.beta2**t)
-        tmp += max(self.eps, _SMALLEST_NORMAL[w.dtype])  # sqrt(v_hat) + eps, eps != 0
-        np.divide(m, tmp, out=tmp)
+        tiny = _SMALLEST_NORMAL.get(w.dtype) or _smallest_normal(xp, w.dtype)
+        tmp += max(self.eps, tiny)  # sqrt(v_hat) + eps, eps != 0
+        xp.divide(m, tmp, out=tmp)
         tmp *= self._lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
         w -= tmp
 
@@ -117,7 +129,9 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay)
 
-    def _decayed_gradient(self, w: np.ndarray, g: np.ndarray, work: np.ndarray) -> np.ndarray:
+    def _decayed_gradient(
+        self, xp: Any, w: np.ndarray, g: np.ndarray, work: np.ndarray
+    ) -> np.ndarray:
         if self.weight_decay:
             w *= 1.0 - self._lr * self.weight_decay
         return g

@@ -18,6 +18,7 @@ import numpy as np
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
 from tinygrad_hw.mistakes import warn_unconnected_parameters
 from tinygrad_hw.modes import modes
+from tinygrad_hw.ops.devices import device_of, namespace_of, to_device, to_host
 from tinygrad_hw.saved_arrays import is_saved, write_while_saved
 from tinygrad_hw.tensor import Tensor
 
@@ -38,7 +39,7 @@ class Optimizer:
         self.lr = lr
         self.step_count = 0
         self.updates = [0] * len(self.params)  # per parameter: steps in which it had a .grad
-        self.state = [{n: np.zeros_like(p.data) for n in self.buffer_names} for p in self.params]
+        self.state = [{n: _zeros_like(p.data) for n in self.buffer_names} for p in self.params]
         self._scratch = shared_scratch(self.params, self.scratch_count)
         self._warned_unconnected = False  # a parameter without .grad at step(): warned once
 
@@ -101,7 +102,7 @@ class Optimizer:
         for i, buffers in enumerate(self.state):
             state[f"state.{i}.step"] = self.updates[i]
             for name, array in buffers.items():
-                state[f"state.{i}.{name}"] = np.array(array, copy=True)
+                state[f"state.{i}.{name}"] = np.array(to_host(array), copy=True)
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -126,7 +127,11 @@ class Optimizer:
             self.updates[int(key.split(".")[1])] = value
         for key, array in arrays.items():
             _, i, name = key.split(".")
-            np.copyto(self.state[int(i)][name], array)
+            buffer = self.state[int(i)][name]
+            if type(buffer) is np.ndarray:
+                np.copyto(buffer, array)
+            else:  # on the parameter's device, in its dtype (same_kind, as np.copyto)
+                buffer[...] = to_device(array.astype(buffer_dtype(buffer)), device_of(buffer))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -160,7 +165,7 @@ def check_param(owner: str, i: int, p: Any, seen: set[int]) -> None:
         )
     if p._node is not None and p._node.sink is None:
         raise ArgumentError(f"{owner}: params[{i}] is the result of an op, not a leaf tensor")
-    if not p.data.flags.writeable:
+    if isinstance(p.data, np.ndarray) and not p.data.flags.writeable:
         raise ArgumentError(f"{owner}: params[{i}] has a read-only array; pass a writable copy")
     if id(p) in seen:
         raise ArgumentError(f"{owner}: params[{i}] appears twice; it would be updated twice")
@@ -168,15 +173,16 @@ def check_param(owner: str, i: int, p: Any, seen: set[int]) -> None:
 
 
 def check_grad(owner: str, i: int, p: Tensor) -> None:
-    """A ``.grad`` the user assigned must be an ndarray of the parameter's dtype (PyTorch checks
-    on assignment; here the check runs where the value is used, so reading .grad costs nothing)."""
+    """A ``.grad`` the user assigned must be an array of the parameter's library and dtype
+    (PyTorch checks on assignment; here the check runs where the value is used, so reading
+    .grad costs nothing)."""
     g = p.grad
-    if not isinstance(g, np.ndarray):
+    if not isinstance(g, type(p.data)):
         raise DTypeError(
             f"{owner}.step: params[{i}].grad is a {type(g).__name__}, not an array: assign "
             f"np.asarray(...) of shape {p.shape} and dtype {p.dtype}"
         )
-    if g.dtype != p.dtype:
+    if g.dtype != p.data.dtype:
         raise DTypeError(
             f"{owner}.step: params[{i}].grad has dtype {g.dtype}, the parameter {p.dtype}"
         )
@@ -202,11 +208,30 @@ def shared_scratch(params: list[Tensor], count: int) -> list[tuple[np.ndarray, .
     """``count`` scratch arrays per parameter, views into ``count`` flat buffers per dtype
     sized for the largest parameter of that dtype: temporaries cost max(size), not sum(size),
     because parameters are updated one after another."""
-    largest: dict[np.dtype, int] = {}
+    largest: dict[tuple[str, np.dtype], Any] = {}  # per device and dtype: the largest array
     for p in params:
-        largest[p.dtype] = max(largest.get(p.dtype, 0), p.size)
-    pools = {dtype: [np.empty(n, dtype) for _ in range(count)] for dtype, n in largest.items()}
-    return [tuple(buf[: p.size].reshape(p.shape) for buf in pools[p.dtype]) for p in params]
+        key = (p.device, p.dtype)
+        if key not in largest or p.size > largest[key].size:
+            largest[key] = p.data
+    pools = {key: [_flat_empty_like(a) for _ in range(count)] for key, a in largest.items()}
+    return [
+        tuple(namespace_of(buf).reshape(buf[: p.size], p.shape) for buf in pools[p.device, p.dtype])
+        for p in params
+    ]
+
+
+def _flat_empty_like(array: Any) -> Any:
+    """A 1-d uninitialized array of array's size, dtype and device."""
+    xp = namespace_of(array)
+    return xp.reshape(xp.empty_like(array), (-1,))
+
+
+def _zeros_like(array: Any) -> Any:
+    return namespace_of(array).zeros_like(array)
+
+
+def buffer_dtype(buffer: Any) -> np.dtype:
+    return namespace_of(buffer).numpy_dtype(buffer.dtype)
 
 
 def is_array(value: Any) -> bool:

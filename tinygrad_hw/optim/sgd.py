@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygrad_hw.errors import ArgumentError
+from tinygrad_hw.ops.devices import namespace_of
+from tinygrad_hw.ops.namespace import NUMPY
 from tinygrad_hw.optim.base import Optimizer, Scalar, check_number
 from tinygrad_hw.tensor import Tensor
 
@@ -53,10 +55,11 @@ class SGD(Optimizer):
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, bool(nesterov)
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        xp = NUMPY if type(w) is np.ndarray else namespace_of(w)
         (work,) = self._scratch[i]
         d = g
         if self.weight_decay:
-            np.multiply(w, self.weight_decay, out=work)
+            xp.multiply(w, self.weight_decay, out=work)
             work += g  # d = g + weight_decay * w
             d = work
         if self.momentum:
@@ -65,11 +68,11 @@ class SGD(Optimizer):
             v += d  # v = momentum * v + d
             if self.nesterov:
                 # w -= lr * (d + momentum * v), as two in-place steps: no temporary array
-                np.multiply(d, self._lr, out=work)
+                xp.multiply(d, self._lr, out=work)
                 w -= work
-                np.multiply(v, self._lr * self.momentum, out=work)
+                xp.multiply(v, self._lr * self.momentum, out=work)
                 w -= work
                 return
             d = v
-        np.multiply(d, self._lr, out=work)  # _lr: the checked value, no property call
+        xp.multiply(d, self._lr, out=work)  # _lr: the checked value, no property call
         w -= work
