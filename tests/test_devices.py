@@ -131,9 +131,14 @@ def test_the_default_device_comes_from_the_environment() -> None:
 
 
 # The op test files that run on array-api-strict as they stand; the others wait on the work
-# listed in README (Devices): numpy names the standard lacks (einsum, pad, fmod), optimizers
-# written with numpy's out=, and tests that compare an array's own dtype with numpy's.
-STRICT_TEST_FILES = ["tests/test_ops_elementwise.py"]
+# listed in README (Devices): mostly tests that compare an array's own dtype with numpy's or
+# call numpy methods on a device array.
+STRICT_TEST_FILES = [
+    "tests/test_ops_elementwise.py",
+    "tests/test_ops_shaping.py",
+    "tests/test_ops_sorting.py",
+    "tests/test_ops_reductions.py",
+]
 
 
 def test_the_op_tests_pass_with_array_api_strict_as_the_backend() -> None:
