@@ -115,6 +115,7 @@ leaky_relu = primitive(
     [lambda xp, g, out, x, *, negative_slope, mask: xp.where(mask, g, negative_slope * g)],
     saves_inputs=False,
     residuals=True,
+    needs_float=True,  # numpy gives integers float64 (a float slope); the standard refuses
 )
 
 
