@@ -140,6 +140,7 @@ STRICT_TEST_FILES = [
     "tests/test_ops_reductions.py",
     "tests/test_ops_activations.py",
     "tests/test_ops_functions.py",
+    "tests/test_ops_layout.py",
 ]
 
 
