@@ -142,6 +142,7 @@ STRICT_TEST_FILES = [
     "tests/test_ops_functions.py",
     "tests/test_ops_layout.py",
     "tests/test_ops_transcendental.py",
+    "tests/test_ops_statistics.py",
 ]
 
 

@@ -34,6 +34,7 @@ var = primitive(
     "var",
     lambda xp, x, *, axis, keepdims, ddof: xp.var(x, axis=axis, keepdims=keepdims, ddof=ddof),
     [_var_vjp],
+    needs_float=True,  # integers in float64, as np.var gives (the standard's var refuses them)
 )
 
 
@@ -54,6 +55,7 @@ std = primitive(
     lambda xp, x, *, axis, keepdims, ddof: xp.std(x, axis=axis, keepdims=keepdims, ddof=ddof),
     [_std_vjp],
     saves_out=True,
+    needs_float=True,
 )
 
 
