@@ -143,6 +143,7 @@ STRICT_TEST_FILES = [
     "tests/test_ops_layout.py",
     "tests/test_ops_transcendental.py",
     "tests/test_ops_statistics.py",
+    "tests/test_ops_contractions.py",
 ]
 
 
