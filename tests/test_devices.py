@@ -144,6 +144,7 @@ STRICT_TEST_FILES = [
     "tests/test_ops_transcendental.py",
     "tests/test_ops_statistics.py",
     "tests/test_ops_contractions.py",
+    "tests/test_ops_losses.py",
 ]
 
 

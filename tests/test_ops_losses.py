@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_hw import Tensor, ops
+from tinygrad_hw.ops.devices import default_device, to_device
 from tinygrad_hw.recording import apply
 from tinygrad_hw.testing import (
     arrays,
@@ -56,12 +57,15 @@ def probability_rows(draw: st.DrawFn, shape: tuple[int, int]) -> np.ndarray:
 @given(drawn=logits_and_labels(), data=st.data())
 def test_cross_entropy_labels_matches_finite_differences(reduction, drawn, data):
     logits, labels = drawn
+    # the primitive indexes the logits with the labels, so they live on the logits' device
+    # (the default one here), as nn.functional puts them
+    on_device = to_device(labels, default_device())
     out, _ = evaluate_primitive(
-        ops.cross_entropy_labels, [logits], labels=labels, reduction=reduction
+        ops.cross_entropy_labels, [logits], labels=on_device, reduction=reduction
     )
     expected = _reduce(-_log_softmax_rows(logits)[np.arange(len(labels)), labels], reduction)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
-    params = {"labels": labels, "reduction": reduction}
+    params = {"labels": on_device, "reduction": reduction}
     assert_vjp_matches_finite_differences(
         ops.cross_entropy_labels, [logits], data, params=params, order=2
     )
@@ -105,8 +109,10 @@ def test_binary_cross_entropy_with_logits_matches_finite_differences(reduction, 
 
 # --------------------------------------------------------------------- through the tape
 def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
-    """Thin Tensor wrapper over the fused primitive, as nn.functional would write it."""
-    return apply(ops.cross_entropy_labels, logits, labels=labels, reduction=reduction)
+    """Thin Tensor wrapper over the fused primitive, as nn.functional would write it (the
+    labels moved to the logits' device)."""
+    on_device = to_device(labels, logits.device)
+    return apply(ops.cross_entropy_labels, logits, labels=on_device, reduction=reduction)
 
 
 def bce_with_logits(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
