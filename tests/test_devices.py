@@ -140,6 +140,7 @@ STRICT_TEST_FILES = [
     "tests/test_ops_reductions.py",
     "tests/test_nn.py",
     "tests/test_nn_losses.py",
+    "tests/test_nn_normalization.py",
 ]
 
 
