@@ -141,6 +141,7 @@ STRICT_TEST_FILES = [
     "tests/test_nn.py",
     "tests/test_nn_losses.py",
     "tests/test_nn_normalization.py",
+    "tests/test_functional.py",
 ]
 
 
