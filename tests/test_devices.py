@@ -142,6 +142,7 @@ STRICT_TEST_FILES = [
     "tests/test_nn_losses.py",
     "tests/test_nn_normalization.py",
     "tests/test_functional.py",
+    "tests/test_optim.py",
 ]
 
 
