@@ -43,7 +43,7 @@ class Embedding(Module):
                 "(cast with .astype(np.int64))"
             )
         bad = (index < 0) | (index >= self.num_embeddings)
-        if namespace_of(bad).any(bad):
+        if bad.any() if type(bad) is np.ndarray else namespace_of(bad).any(bad):
             host, bad = to_host(index), to_host(bad)  # the error names the first bad one
             where = np.unravel_index(np.argmax(bad), index.shape)
             raise BadIndexError(
