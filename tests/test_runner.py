@@ -255,7 +255,9 @@ def test_a_run_on_array_api_strict_trains_there_and_matches_the_numpy_run(tmp_pa
     losses = [row["train_loss"] for row in on_strict.metrics["epochs"]]
     assert all(math.isfinite(loss) for loss in losses)
     assert losses[-1] < 0.9 * losses[0]  # it trains: 2.31 (untrained) -> 1.80 after 2 epochs
-    on_cpu = quiet_run("seed000", tmp_path / "cpu", epochs=2)
+    on_cpu = run_experiment(
+        exp, {"epochs": 2}, True, tmp_path / "cpu", stream=io.StringIO(), device="cpu"
+    )
     assert on_cpu.metrics["device"] == "cpu"
     # the same float32 maths on another array library: the same run, up to rounding
     np.testing.assert_allclose(losses, [r["train_loss"] for r in on_cpu.metrics["epochs"]], 1e-5)
