@@ -1,4 +1,5 @@
-"""Optional contenders: PyTorch eager on CPU and HIPS autograd, when they are installed.
+"""Optional contenders: PyTorch eager (on the CPU, or on CUDA when asked for and torch has
+it) and HIPS autograd, when they are installed.
 
 Neither is a dependency of the library or of its tests; each factory returns None when its
 package cannot be imported, and the benchmark prints a note and leaves that column empty.
@@ -21,37 +22,66 @@ def available(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
-def torch_contender(manual: ManualMLP, lr: float) -> tuple[Step, LossAndGrads] | None:
-    """PyTorch eager: leaf tensors made from copies of the manual arrays, torch.optim.SGD."""
+def torch_device(device: str) -> str:
+    """Where PyTorch runs for ``--device device``: CUDA when device is "cuda"/"cuda:N" and
+    this torch has CUDA, else the CPU (the hand-written numpy column's device)."""
+    if device.split(":")[0] != "cuda" or not available("torch"):
+        return "cpu"
+    import torch
+
+    return device if torch.cuda.is_available() else "cpu"
+
+
+def torch_contender(
+    manual: ManualMLP, lr: float, device: str = "cpu"
+) -> tuple[Step, LossAndGrads] | None:
+    """PyTorch eager: leaf tensors made from copies of the manual arrays, torch.optim.SGD, on
+    ``device`` (torch's name: "cpu", "cuda:0"). On CUDA the batch is copied there once and
+    each step ends with ``loss.item()``, which waits for the GPU, so a step's time is its
+    work and not only its launch."""
     if not available("torch"):
         return None
     import torch
     import torch.nn.functional as torch_f
 
-    params = [torch.tensor(p.copy(), requires_grad=True) for p in manual.params]
+    on_gpu = device != "cpu"
+    params = [torch.tensor(p.copy(), requires_grad=True, device=device) for p in manual.params]
     activation = torch.relu if manual.activation == "relu" else torch.sigmoid
     optimizer = torch.optim.SGD(params, lr=lr)
 
+    batches: dict[int, tuple] = {}  # on CUDA: the batch copied there once, by host array
+
+    def on_device(x: np.ndarray, labels: np.ndarray) -> tuple:
+        if not on_gpu:
+            return torch.from_numpy(x), torch.from_numpy(labels)
+        if id(x) not in batches:
+            batches[id(x)] = (
+                x,
+                torch.from_numpy(x).to(device),
+                torch.from_numpy(labels).to(device),
+            )
+        return batches[id(x)][1:]
+
     def loss_of(x: np.ndarray, labels: np.ndarray) -> "torch.Tensor":
-        h = torch.from_numpy(x)
+        h, targets = on_device(x, labels)
         for layer in range(0, len(params), 2):
             h = h @ params[layer] + params[layer + 1]
             if layer + 2 < len(params):
                 h = activation(h)
-        return torch_f.cross_entropy(h, torch.from_numpy(labels))
+        return torch_f.cross_entropy(h, targets)
 
     def step(x: np.ndarray, labels: np.ndarray) -> float:
         optimizer.zero_grad()
         loss = loss_of(x, labels)
         loss.backward()
         optimizer.step()
-        return loss.detach()
+        return loss.item() if on_gpu else loss.detach()
 
     def loss_and_grads(x: np.ndarray, labels: np.ndarray) -> tuple[float, list[np.ndarray]]:
         optimizer.zero_grad()
         loss = loss_of(x, labels)
         loss.backward()
-        return loss.item(), [p.grad.numpy() for p in params]
+        return loss.item(), [p.grad.cpu().numpy() for p in params]
 
     return step, loss_and_grads
 

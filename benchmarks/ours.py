@@ -13,16 +13,18 @@ import numpy as np
 from benchmarks.manual import ManualMLP
 from tinygrad_hw import Tensor, nn, optim
 from tinygrad_hw.nn import functional as F
+from tinygrad_hw.ops.devices import to_host
 
 
-def build_model(manual: ManualMLP) -> nn.MLP:
+def build_model(manual: ManualMLP, device: str = "cpu") -> nn.MLP:
     """An nn.MLP of the same sizes, activation and dtype holding copies of ``manual``'s
-    arrays (loaded by name, so a change in the parameter order would fail loudly)."""
+    arrays (loaded by name, so a change in the parameter order would fail loudly), on
+    ``device`` ("cpu": numpy; "cuda", "array_api_strict", ...: moved there, Module.to)."""
     sizes = [w.shape[0] for w in manual.weights] + [manual.weights[-1].shape[1]]
     model = nn.MLP(sizes, activation=manual.activation, dtype=manual.weights[0].dtype, rng=0)
     names = [name for name, _ in model.named_parameters()]
     model.load_state_dict(dict(zip(names, manual.params, strict=True)))
-    return model
+    return model if device == "cpu" else model.to(device)
 
 
 def weights_of(model: nn.Module) -> list[Tensor]:
@@ -43,11 +45,12 @@ def loss_of(
 def loss_and_grads(
     model: nn.Module, x: np.ndarray, labels: np.ndarray, reduction: str = "mean", l2: float = 0.0
 ) -> tuple[float, list[np.ndarray]]:
-    """The loss and d(loss)/d(parameter) for every parameter, by the tape."""
+    """The loss and d(loss)/d(parameter) for every parameter, by the tape (as numpy arrays,
+    from whichever device the model is on)."""
     model.zero_grad()
     loss = loss_of(model, x, labels, reduction, l2)
     loss.backward()
-    return loss.item(), [p.grad for p in model.parameters()]
+    return loss.item(), [to_host(p.grad) for p in model.parameters()]
 
 
 def make_optimizer(model: nn.Module, name: str, lr: float) -> Any:

@@ -1,11 +1,19 @@
 """One training step of an MLP 784-H-10: tinygrad_hw against hand-written numpy backprop.
 
-    python -m benchmarks.step [--quick] [--rounds R] [--memory] [--out benchmarks/results/step.json]
+    python -m benchmarks.step [--quick] [--rounds R] [--memory] [--device DEV]
+                              [--out benchmarks/results/step.json]
 
 A step is forward, mean softmax cross-entropy on integer labels, backward, plain SGD update.
 Columns: manual (hand-written numpy), ours (the tape, eager), jit (the same step through
 ``tinygrad_hw.jit``: its two recorded calls fall in the calibration, then it replays; its
 parity check asserts the same bits as eager after a few steps).
+
+``--device DEV`` (default cpu) runs the tinygrad_hw column on DEV ("cuda" with CuPy, or an
+array-API library such as "array_api_strict"): the model is moved there and the batch copied
+there once, and each step ends by reading its loss (``float``), which waits for a GPU. The
+manual column stays numpy on the CPU; PyTorch runs on CUDA only when DEV is cuda and torch
+has CUDA, else on the CPU. jit records numpy's arrays, so its column is left out off the
+CPU, and so is --memory (tracemalloc sees numpy's buffers only).
 For every configuration (H, batch, dtype) the script first asserts that tinygrad_hw (and
 PyTorch / HIPS autograd when installed) compute the manual loss and gradients from the same
 weights and batch, then times all of them interleaved and reports the median over rounds, the
@@ -28,6 +36,9 @@ import numpy as np
 import tinygrad_hw
 from benchmarks import common, extras, memory, ours
 from benchmarks.manual import ManualMLP, init_mlp, sgd_update
+from tinygrad_hw.errors import ArgumentError
+from tinygrad_hw.ops.devices import namespace_for_device, to_device
+from tinygrad_hw.ops.namespace import NUMPY
 
 IN_FEATURES, CLASSES, LR = 784, 10, 1e-3
 FULL = {"hidden": (100, 256), "batch": (32, 128, 1024, 8192), "rounds": 21, "seconds": 0.05}
@@ -87,38 +98,53 @@ def check_jit_parity(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, steps: i
     return 0.0
 
 
+def contender(name: str, mlp: ManualMLP, device: str) -> tuple[Any, Any]:
+    """extras.CONTENDERS[name] for this MLP; PyTorch on extras.torch_device(device)."""
+    if name == "torch":
+        return extras.torch_contender(mlp, LR, extras.torch_device(device))
+    return extras.CONTENDERS[name](mlp, LR)
+
+
 def check_parity(
-    mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]
+    mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str], device: str = "cpu"
 ) -> dict[str, float]:
     """Assert every contender's loss and gradients equal the manual ones (same weights, same
-    batch); return the worst relative error of each."""
+    batch; tinygrad_hw's on ``device``); return the worst relative error of each."""
     dtype = mlp.weights[0].dtype.type
     ref_loss, ref_grads = copy.deepcopy(mlp).loss_and_grads(x, labels)
-    model = ours.build_model(mlp)
-    loss, grads = ours.loss_and_grads(model, x, labels)
+    model = ours.build_model(mlp, device)
+    loss, grads = ours.loss_and_grads(model, to_device(x, device), to_device(labels, device))
     errors = {"ours": common.assert_same("ours", loss, grads, ref_loss, ref_grads, dtype)}
-    errors["jit"] = check_jit_parity(mlp, x, labels)
+    if device == "cpu":
+        errors["jit"] = check_jit_parity(mlp, x, labels)
     for name in names:
-        _, loss_and_grads = extras.CONTENDERS[name](mlp, LR)
+        _, loss_and_grads = contender(name, mlp, device)
         loss, grads = loss_and_grads(x, labels)
         errors[name] = common.assert_same(name, loss, grads, ref_loss, ref_grads, dtype)
     return errors
 
 
-def contenders(mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> dict:
+def contenders(
+    mlp: ManualMLP, x: np.ndarray, labels: np.ndarray, names: Sequence[str], device: str = "cpu"
+) -> dict:
     """Zero-argument step functions, each on its own copy of the starting weights, in the
-    order they run within a round: manual, ours, then the extras."""
-    model, jit_model = ours.build_model(mlp), ours.build_model(mlp)
+    order they run within a round: manual, ours (on ``device``), jit (cpu only), the extras."""
+    model = ours.build_model(mlp, device)
     steps = {
         "manual": manual_step(copy.deepcopy(mlp), LR),
         "ours": ours.train_step(model, ours.make_optimizer(model, "sgd", LR)),
-        "jit": tinygrad_hw.jit(
-            ours.train_step(jit_model, ours.make_optimizer(jit_model, "sgd", LR))
-        ),
     }
+    if device == "cpu":
+        jit_model = ours.build_model(mlp)
+        jit_step = ours.train_step(jit_model, ours.make_optimizer(jit_model, "sgd", LR))
+        steps["jit"] = tinygrad_hw.jit(jit_step)
     for name in names:
-        steps[name] = extras.CONTENDERS[name](mlp, LR)[0]
-    return {name: (lambda step=step: step(x, labels)) for name, step in steps.items()}
+        steps[name] = contender(name, mlp, device)[0]
+    timed = {name: (lambda step=step: step(x, labels)) for name, step in steps.items()}
+    if device != "cpu":  # the batch on the device once; each step waits for its loss
+        xd, ld, step = to_device(x, device), to_device(labels, device), steps["ours"]
+        timed["ours"] = lambda: float(step(xd, ld))
+    return timed
 
 
 def time_all(steps: dict, settings: dict) -> dict[str, dict[str, float]]:
@@ -131,16 +157,20 @@ def time_all(steps: dict, settings: dict) -> dict[str, dict[str, float]]:
 
 
 def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequence[str]) -> dict:
-    """Parity first, then timings of one (H, batch, dtype) configuration."""
+    """Parity first, then timings of one (H, batch, dtype) configuration (tinygrad_hw on
+    ``settings["device"]``, default cpu)."""
+    device = settings.get("device", "cpu")
     mlp = init_mlp([IN_FEATURES, hidden, CLASSES], "relu", dtype, seed=0)
     x, labels = random_batch(batch, dtype)
-    errors = check_parity(mlp, x, labels, names)
-    timings = time_all(contenders(mlp, x, labels, names), settings)
+    errors = check_parity(mlp, x, labels, names, device)
+    timings = time_all(contenders(mlp, x, labels, names, device), settings)
     flops = common.mlp_step_flops([IN_FEATURES, hidden, CLASSES], batch)
     for timing in timings.values():
         timing["gflops"] = flops / timing["median_s"] / 1e9
     ratio = timings["ours"]["median_s"] / timings["manual"]["median_s"]
-    jit_ratio = timings["jit"]["median_s"] / timings["manual"]["median_s"]
+    jit_ratio = (
+        timings["jit"]["median_s"] / timings["manual"]["median_s"] if "jit" in timings else None
+    )
     record = {
         "hidden": hidden,
         "batch": batch,
@@ -154,17 +184,22 @@ def run_config(hidden: int, batch: int, dtype: type, settings: dict, names: Sequ
     return record | {"target": verdict(record)}
 
 
-def table(results: list[dict], peaks: dict[str, float], names: Sequence[str]) -> str:
-    """The markdown summary: microseconds per step, the ratio, and GFLOP/s."""
-    header = ["H", "dtype", "batch", "manual us", "ours us", "ours/manual", "target"]
-    header += ["jit us", "jit/manual"]
+def table(
+    results: list[dict], peaks: dict[str, float], names: Sequence[str], device: str = "cpu"
+) -> str:
+    """The markdown summary: microseconds per step, the ratio, and GFLOP/s (no jit columns
+    off the CPU; "ours" is named with its device there)."""
+    ours_us = "ours us" if device == "cpu" else f"ours us ({device})"
+    header = ["H", "dtype", "batch", "manual us", ours_us, "ours/manual", "target"]
+    header += ["jit us", "jit/manual"] if device == "cpu" else []
     header += [f"{name} us" for name in names] + ["manual GF/s", "ours GF/s", "ours % peak"]
     rows = []
     for r in results:
         t = r["timings"]
         row = [r["hidden"], r["dtype"], r["batch"], t["manual"]["median_s"] * 1e6]
         row += [t["ours"]["median_s"] * 1e6, r["ratio_ours_over_manual"], _target_cell(r)]
-        row += [t["jit"]["median_s"] * 1e6, r["ratio_jit_over_manual"]]
+        if device == "cpu":
+            row += [t["jit"]["median_s"] * 1e6, r["ratio_jit_over_manual"]]
         row += [t[name]["median_s"] * 1e6 for name in names]
         gflops = t["ours"]["gflops"]
         row += [t["manual"]["gflops"], gflops, 100 * gflops / peaks[r["dtype"]]]
@@ -211,6 +246,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     parser.add_argument("--no-extras", action="store_true", help="skip torch and autograd")
+    parser.add_argument(
+        "--device", default="cpu",
+        help="where tinygrad_hw's column runs: cpu (numpy, the default), cuda or cuda:N "
+        "(CuPy), or an installed array-API library such as array_api_strict",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=common.RESULTS / "step.json")
     return parser.parse_args(argv)
 
@@ -218,8 +258,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, write JSON and PNG beside ``--out``, print the table."""
     args = parse_args(argv)
+    if namespace_for_device(args.device) is NUMPY:  # DeviceError for an unknown device
+        args.device = "cpu"  # "cpu:0" too
+    if args.memory and args.device != "cpu":
+        raise ArgumentError("--memory measures numpy's buffers (tracemalloc): leave out --device")
     settings = dict(QUICK if args.quick else FULL)
     settings["rounds"] = args.rounds or settings["rounds"]
+    settings["device"] = args.device
     wanted = () if args.no_extras else tuple(extras.CONTENDERS)
     names = [name for name in wanted if extras.available(name)]
     notes = [
@@ -230,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name in names
         if name in extras.ISOLATED
     ]
+    notes += [device_note(args.device, names)]
     peak_n = 256 if args.quick else 1024
     peaks = {np.dtype(d).name: common.gemm_peak(d, peak_n) for d in DTYPES}
     machine = common.machine_info()
@@ -249,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             **settings,
             "lr": LR,
             "quick": args.quick,
-            "contenders": ["manual", "ours", "jit", *names],
+            "contenders": ["manual", "ours", *(["jit"] if args.device == "cpu" else []), *names],
+            "torch_device": extras.torch_device(args.device) if "torch" in names else None,
         },
         "notes": notes,
         "gemm_peak_gflops": peaks,
@@ -259,11 +306,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         payload["memory"] = memory.report(settings["hidden"], settings["batch"], DTYPES)
     common.write_json(args.out, payload)
     plot(results, args.out.with_suffix(".png"))
-    print(table(results, peaks, names))
+    print(table(results, peaks, names, args.device))
     print(*notes, sep="\n")
     if args.memory:
         print(memory.table(payload["memory"]))
     return payload
+
+
+def device_note(device: str, names: Sequence[str]) -> str:
+    """The line saying where each column ran."""
+    where = f"ours on {device}, manual on cpu (numpy)"
+    if "torch" in names:
+        where += f", torch on {extras.torch_device(device)}"
+    return "devices: " + where + ("" if device == "cpu" else "; jit left out (numpy only)")
 
 
 if __name__ == "__main__":

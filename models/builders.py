@@ -23,6 +23,7 @@ import numpy as np
 from models.experiment import Config
 from tinygrad_hw.errors import ArgumentError
 from tinygrad_hw.nn import MLP, Conv2d, Linear, Module
+from tinygrad_hw.ops.devices import to_device
 
 INITS = ("torch", "he", "xavier")
 DEFAULT_INIT = "torch"
@@ -31,7 +32,8 @@ DEFAULT_INIT = "torch"
 def torch_default_init(model: Module, rng: np.random.Generator) -> None:
     """Redraw every Linear and Conv2d layer's weight and bias from U(-1/sqrt(fan_in),
     1/sqrt(fan_in)), PyTorch's default; a convolution's fan_in is in_channels / groups * kh *
-    kw, the inputs each output sums over."""
+    kw, the inputs each output sums over. Drawn on the host, written in place on the model's
+    device."""
     for module in model.modules():
         if isinstance(module, Linear | Conv2d):
             conv = isinstance(module, Conv2d)  # weight (O, C/groups, kh, kw); Linear's (in, out)
@@ -39,7 +41,8 @@ def torch_default_init(model: Module, rng: np.random.Generator) -> None:
             bound = 1.0 / math.sqrt(fan_in)
             for tensor in (module.weight, module.bias):
                 if tensor is not None:
-                    tensor.data[...] = rng.uniform(-bound, bound, tensor.shape)
+                    values = rng.uniform(-bound, bound, tensor.shape).astype(tensor.dtype)
+                    tensor.data[...] = to_device(values, tensor.device)
 
 
 def init_scheme(cfg: Config) -> str:

@@ -27,6 +27,8 @@ from models.sweep import SWEEP_JSON, SWEEP_PLOT, SWEEP_TABLE, sweep, table
 from models.sweep import default_folder as default_sweep_folder
 from tinygrad_hw.datasets import DATASETS
 from tinygrad_hw.errors import ArgumentError, TinygradHWError
+from tinygrad_hw.ops.devices import namespace_for_device
+from tinygrad_hw.ops.namespace import NUMPY
 
 EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
 
@@ -82,6 +84,11 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
                      help="500 train / 200 test rows, 2 epochs or 200 steps: seconds")  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     run.add_argument("--jit", action="store_true", help="record the train step, then replay it")
+    run.add_argument(
+        "--device", default="cpu",
+        help="where the model and each batch live: cpu (numpy, the default), cuda or cuda:N "
+        "(CuPy), or an installed array-API library such as array_api_strict",
+    )  # fmt: skip
 
 
 SWEEP_HELP = (
@@ -180,13 +187,19 @@ def files_line(folder: Path) -> str:
 
 def run_command(args: argparse.Namespace) -> None:
     exp = registry.get(args.name)
+    if namespace_for_device(args.device) is not NUMPY and args.jit:  # checked before it runs
+        raise ArgumentError(
+            f"--jit records numpy's arrays only: run on --device {args.device} without --jit"
+        )
     overrides = overrides_from(args)
     if args.resume:
         options.check_values(exp, overrides)  # the rest is the checkpoint's (runner checks)
     else:
         options.check_overrides(exp, overrides, args.quick)
     out = Path(args.out) if args.out else default_out(exp.name, args.quick)
-    result = run_experiment(exp, overrides, args.quick, out, args.resume, jit=args.jit)
+    result = run_experiment(
+        exp, overrides, args.quick, out, args.resume, jit=args.jit, device=args.device
+    )
     print(files_line(result.out))
 
 

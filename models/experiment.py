@@ -209,7 +209,7 @@ class Experiment:
         loss, logits = self.objective(model, Tensor(xb), yb, cfg)
         loss.backward()
         optimizer.step()
-        return loss.item(), self.count_correct(logits.data, yb)
+        return loss.item(), self.count_correct(logits.numpy(), yb)
 
     def row_extras(self, model: Module) -> dict[str, Any]:
         """Extra entries for each round's metrics row (JSON-serialisable)."""

@@ -111,7 +111,7 @@ class LogisticRegression(Experiment):
         plots.plot_step_losses(metrics["step_losses"], title, path, ylabel)
         digits = _two_classes(tuple(metrics["hyperparameters"]["classes"]))
         with no_grad():
-            logits = self.forward(model, Tensor(data.x_test[:SAMPLES])).data
+            logits = self.forward(model, Tensor(data.x_test[:SAMPLES])).numpy()
         predicted = [digits[int(z > 0)] for z in logits]
         actual = [digits[int(t)] for t in data.y_test[:SAMPLES]]
         plots.plot_samples(data.x_test[:SAMPLES], predicted, actual, Path(out) / "samples.png")

@@ -31,12 +31,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from models import plots
+from models.device import check_on_device, on_device
 from models.experiment import Config, Data, Experiment, seed_streams
 from models.interrupt import ForcedStop, StopFlag, deferred_interrupt
 from models.progress import ProgressBar
 from tinygrad_hw import Tensor, checkpoint, jit, no_grad
 from tinygrad_hw.atomic import atomic_open
 from tinygrad_hw.errors import ArgumentError, DataError, MissingDataError
+from tinygrad_hw.ops.devices import default_device
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.npz", "metrics.json", "curves.png"
 EVAL_CHUNK = 5000  # rows per forward pass when evaluating: bounds memory on full MNIST
@@ -183,6 +185,7 @@ class Run:
     ) -> None:
         self.exp, self.cfg, self.out, self.stream = exp, cfg, Path(out), stream
         self.resume_command = resume_command
+        self.device = default_device()  # models.device.on_device sets it for the run
         streams = seed_streams(cfg.seed)
         self.order_rng = streams["order"]
         self.data: Data = exp.load_data(cfg, streams)
@@ -322,6 +325,7 @@ class Run:
             "status": status,
             "data": {"name": cfg.data, **self.data.describe()},
             "seed": cfg.seed,
+            "device": self.device,
             "schedule": self.exp.schedule,
             "hyperparameters": {**hyper, **cfg.options},
             "epochs": p.history,
@@ -398,7 +402,7 @@ def jitted_train_step(exp: Experiment, run: Run, stream: TextIO) -> Any:
 
     def train_step(model: Any, optimizer: Any, xb: np.ndarray, yb: np.ndarray, cfg: Config):
         loss, logits = recorded(xb, yb)
-        return loss.item(), exp.count_correct(logits.data, yb)
+        return loss.item(), exp.count_correct(logits.numpy(), yb)
 
     return train_step
 
@@ -413,7 +417,7 @@ def evaluate(exp: Experiment, model: Any, x: np.ndarray, y: np.ndarray) -> tuple
                 rows = slice(start, start + EVAL_CHUNK)
                 logits = exp.forward(model, Tensor(x[rows]))
                 total += exp.loss_sum(logits, y[rows])
-                correct += exp.count_correct(logits.data, y[rows])
+                correct += exp.count_correct(logits.numpy(), y[rows])
     finally:
         model.train()
     return total / len(x), correct / len(x)
@@ -442,15 +446,20 @@ def run_experiment(
     resume: bool = False,
     stream: TextIO | None = None,
     jit: bool = False,
+    device: str | None = None,
 ) -> RunResult:
     """Train ``exp`` (fresh, or from ``out``'s checkpoint with ``resume``) and write its
-    outputs into ``out`` (default ``runs/<name>``, or ``runs/quick/<name>`` with ``quick``).
+    outputs into ``out`` (default ``runs/<name>``, or ``runs/quick/<name>`` with ``quick``),
+    with the model and the batches on ``device`` ("cpu": numpy; "cuda": CuPy; or an array-API
+    library such as "array_api_strict"; None: the default device, see models/device.py).
     Raises :class:`Interrupted` on Ctrl-C."""
     out = Path(out) if out is not None else default_out(exp.name, quick)
     cfg = resolve_config(exp, overrides or {}, quick, out, resume)
-    run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out), jit)
-    if resume:
-        run.restore()
-        if run.done():
-            run.stream.write(f"{out} holds a finished run; raise --epochs/--steps to go on.\n")
-    return run.train()
+    with on_device(device) as where:
+        run = Run(exp, cfg, out, stream or sys.stdout, resume_command(exp, cfg, out), jit)
+        check_on_device(run.model, where)
+        if resume:
+            run.restore()
+            if run.done():
+                run.stream.write(f"{out} holds a finished run; raise --epochs/--steps to go on.\n")
+        return run.train()

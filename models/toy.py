@@ -30,6 +30,7 @@ from tinygrad_hw import Tensor, no_grad, optim
 from tinygrad_hw.errors import ArgumentError
 from tinygrad_hw.nn import Linear, Module
 from tinygrad_hw.nn import functional as F
+from tinygrad_hw.ops.devices import to_host
 
 REPORT_Z1 = [[-0.5, 0.5], [0.5, -0.5]]  # the report's z at iteration 1
 
@@ -50,7 +51,7 @@ class ToyNet(Module):
 def traced_gradients(model: ToyNet, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """z, p, J and the tape's dz, dW, db for one batch; leaves dW, db in the ``.grad``s."""
     z = model(Tensor(x))
-    z_leaf = Tensor(z.data.copy(), requires_grad=True)  # dJ/dz lands in z_leaf.grad
+    z_leaf = Tensor(z.numpy().copy(), requires_grad=True)  # dJ/dz lands in z_leaf.grad
     loss = F.cross_entropy(z_leaf, y)
     loss.backward()
     model.zero_grad()
@@ -59,9 +60,9 @@ def traced_gradients(model: ToyNet, x: np.ndarray, y: np.ndarray) -> dict[str, A
         p = z_leaf.softmax(axis=1)
     grads = {"dz": z_leaf.grad, "dW": model.linear.weight.grad, "db": model.linear.bias.grad}
     return {
-        "z": z.data.tolist(),
-        "p": p.data.tolist(),
-        **{k: v.tolist() for k, v in grads.items()},
+        "z": z.numpy().tolist(),
+        "p": p.numpy().tolist(),
+        **{k: to_host(v).tolist() for k, v in grads.items()},
         "J": loss.item(),
     }
 

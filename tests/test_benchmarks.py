@@ -11,8 +11,10 @@ import pytest
 from benchmarks import audit, common, epoch, extras, memory, ours, overhead, step
 from benchmarks.manual import ManualAdam, ManualMLP, init_mlp, sgd_update
 from tinygrad_hw import Tensor, optim
+from tinygrad_hw.errors import ArgumentError, DeviceError
 
 SIZES = [6, 5, 4]
+STRICT = "array_api_strict"  # the array API standard's strict library, on the CPU
 SETTINGS = [("relu", "mean", 0.0), ("sigmoid", "mean", 0.0), ("relu", "sum", 0.3)]
 
 
@@ -179,6 +181,37 @@ def test_step_quick_writes_json_and_png(tmp_path):
     assert {r["dtype"] for r in payload["results"]} == {"float32", "float64"}
     assert all(r["ratio_ours_over_manual"] > 0 for r in payload["results"])
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_step_on_array_api_strict_trains_there_and_says_so(tmp_path, capsys):
+    pytest.importorskip("array_api_strict")
+    mlp = init_mlp([step.IN_FEATURES, 8, step.CLASSES], "relu", np.float32, seed=0)
+    x, labels = step.random_batch(16, np.float32)
+    timed = step.contenders(mlp, x, labels, [], device=STRICT)
+    assert set(timed) == {"manual", "ours"}  # jit records numpy only: left out
+    losses = [timed["ours"]() for _ in range(30)]  # the timed call: one SGD step on strict
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    model = ours.build_model(mlp, STRICT)
+    assert {p.device for p in model.parameters()} == {STRICT}
+    errors = step.check_parity(mlp, x, labels, [], device=STRICT)  # asserts agreement
+    assert set(errors) == {"ours"} and errors["ours"] <= common.parity_tolerance(np.float32)
+    out = tmp_path / "step.json"
+    step.main(["--quick", "--no-extras", "--rounds", "1", "--device", STRICT, "--out", str(out)])
+    payload = _json(out)
+    assert payload["settings"]["device"] == STRICT
+    assert payload["settings"]["contenders"] == ["manual", "ours"]
+    assert all(set(r["timings"]) == {"manual", "ours"} for r in payload["results"])
+    printed = capsys.readouterr().out
+    assert f"ours us ({STRICT})" in printed and f"ours on {STRICT}, manual on cpu" in printed
+
+
+def test_step_names_an_unknown_device_and_keeps_memory_on_the_cpu(tmp_path):
+    out = str(tmp_path / "step.json")
+    with pytest.raises(DeviceError, match="device 'no_such_array_library' needs the module"):
+        step.main(["--quick", "--device", "no_such_array_library", "--out", out])
+    with pytest.raises(ArgumentError, match="--memory measures numpy's buffers"):
+        step.main(["--quick", "--memory", "--device", STRICT, "--out", out])
+    assert not (tmp_path / "step.json").exists()
 
 
 def test_step_memory_report(tmp_path):

@@ -49,6 +49,33 @@ def test_bad_options_are_errors_naming_the_option_before_anything_runs(
 
 
 @pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("no_such_array_library", "device 'no_such_array_library' needs the module "
+                                  "'no_such_array_library', which is not installed"),
+        ("json", "device 'json': json does not follow the array API"),
+    ],
+)  # fmt: skip
+def test_an_unknown_device_is_an_error_naming_it_before_anything_runs(
+    device, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "seed000", "--quick", "--device", device]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_jit_on_another_device_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("array_api_strict")
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "seed000", "--quick", "--jit", "--device", "array_api_strict"]
+    assert cli.main(argv) == cli.EXIT_ERROR
+    assert "--jit records numpy's arrays only" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("typed", "expected"),
     [("seed00", "seed000"), ("seed01", "seed001"), ("seed0004", "seed004"), ("lenett", "lenet"),
      ("random", "random-labels"), ("zzzz", None)],

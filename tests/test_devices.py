@@ -145,6 +145,11 @@ STRICT_TEST_FILES = [
     "tests/test_ops_statistics.py",
     "tests/test_ops_contractions.py",
     "tests/test_ops_losses.py",
+    "tests/test_nn.py",
+    "tests/test_nn_losses.py",
+    "tests/test_nn_normalization.py",
+    "tests/test_functional.py",
+    "tests/test_optim.py",
 ]
 
 

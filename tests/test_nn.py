@@ -9,8 +9,10 @@ from tinygrad_hw.nn import functional as F
 
 
 def _random_bias(layer: nn.Linear, rng: np.random.Generator) -> None:
-    """Non-zero bias, so a forward that forgets it (or adds it twice) is caught."""
-    layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
+    """Non-zero bias, so a forward that forgets it (or adds it twice) is caught (written
+    under no_grad, as to a leaf: the host values go to the bias's device)."""
+    with tg.no_grad():
+        layer.bias[...] = rng.standard_normal(layer.bias.shape)
 
 
 # ------------------------------------------------------------------ Linear forward and dtype
@@ -19,15 +21,15 @@ def test_linear_forward_is_x_at_weight_plus_bias():
     layer = nn.Linear(5, 3, dtype=np.float64, rng=1)
     _random_bias(layer, rng)
     x = rng.standard_normal((7, 5))
-    expected = x @ layer.weight.data + layer.bias.data  # the seed reports' X @ W + b
-    np.testing.assert_allclose(layer(Tensor(x)).data, expected, rtol=1e-14)  # same op order
+    expected = x @ layer.weight.numpy() + layer.bias.numpy()  # the seed reports' X @ W + b
+    np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-14)  # same op order
 
 
 def test_linear_without_bias_has_one_parameter():
     layer = nn.Linear(4, 2, bias=False, rng=0)
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
-    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data, rtol=1e-6)
+    np.testing.assert_allclose(layer(x).numpy(), x @ layer.weight.numpy(), rtol=1e-6)
 
 
 def test_linear_is_float32_by_default_and_float64_on_request():
@@ -36,7 +38,7 @@ def test_linear_is_float32_by_default_and_float64_on_request():
     assert default.weight.dtype == default.bias.dtype == np.float32
     assert double.weight.dtype == double.bias.dtype == np.float64
     # one seed gives the same weights in both dtypes (drawn in float64, then rounded)
-    np.testing.assert_array_equal(default.weight.data, double.weight.data.astype(np.float32))
+    np.testing.assert_array_equal(default.weight.numpy(), double.weight.numpy().astype(np.float32))
 
 
 def test_float64_data_does_not_upcast_a_float32_model():
@@ -81,7 +83,7 @@ FAN_IN, FAN_OUT = 600, 400
     ],
 )
 def test_init_has_the_documented_standard_deviation(init, std):
-    weight = nn.Linear(FAN_IN, FAN_OUT, init=init, dtype=np.float64, rng=3).weight.data
+    weight = nn.Linear(FAN_IN, FAN_OUT, init=init, dtype=np.float64, rng=3).weight.numpy()
     assert abs(weight.std() / std - 1) < 0.03
     # mean 0: its standard error is std / sqrt(n); 6 standard errors never fail by chance
     assert abs(weight.mean()) < 6 * std / np.sqrt(weight.size)
@@ -89,10 +91,10 @@ def test_init_has_the_documented_standard_deviation(init, std):
 
 def test_xavier_is_uniform_within_its_limit_and_he_is_normal():
     limit = np.sqrt(6 / (FAN_IN + FAN_OUT))
-    xavier = nn.Linear(FAN_IN, FAN_OUT, init="xavier", dtype=np.float64, rng=4).weight.data
+    xavier = nn.Linear(FAN_IN, FAN_OUT, init="xavier", dtype=np.float64, rng=4).weight.numpy()
     assert np.abs(xavier).max() <= limit
     assert np.abs(xavier).max() > 0.999 * limit  # 240,000 uniform draws reach the edge
-    he = nn.Linear(FAN_IN, FAN_OUT, init="he", dtype=np.float64, rng=4).weight.data
+    he = nn.Linear(FAN_IN, FAN_OUT, init="he", dtype=np.float64, rng=4).weight.numpy()
     # a normal's excess kurtosis is 0, a uniform's -1.2 (standard error ~ sqrt(24/n) = 0.01)
     kurtosis = np.mean((he / he.std()) ** 4) - 3
     assert abs(kurtosis) < 0.1
@@ -100,8 +102,8 @@ def test_xavier_is_uniform_within_its_limit_and_he_is_normal():
 
 def test_zeros_init_and_bias_start_at_zero():
     layer = nn.Linear(3, 4, init="zeros")
-    assert not layer.weight.data.any()
-    assert not nn.Linear(3, 4, rng=0).bias.data.any()
+    assert not layer.weight.numpy().any()
+    assert not nn.Linear(3, 4, rng=0).bias.numpy().any()
 
 
 def test_a_seed_reproduces_the_weights_and_layers_own_their_arrays():
@@ -225,10 +227,10 @@ def test_sequential_applies_modules_in_order():
     first, second = nn.Linear(3, 4, dtype=np.float64, rng=1), nn.Linear(4, 2, dtype=np.float64)
     _random_bias(first, rng)
     x = rng.standard_normal((5, 3))
-    hidden = np.tanh(x @ first.weight.data + first.bias.data)
-    expected = hidden @ second.weight.data + second.bias.data
+    hidden = np.tanh(x @ first.weight.numpy() + first.bias.numpy())
+    expected = hidden @ second.weight.numpy() + second.bias.numpy()
     out = nn.Sequential(first, nn.Tanh(), second)(x)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-13)  # float64, a few roundings
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-13)  # float64, a few roundings
     assert len(nn.Sequential([first, second])) == 2
 
 
@@ -289,7 +291,7 @@ def test_mlp_gradients_match_finite_differences(activation):
     for layer in (model.layers[0], model.layers[2]):
         _random_bias(layer, rng)
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, size=6)
-    params = [Tensor(p.data.copy(), requires_grad=True) for p in model.parameters()]
+    params = [Tensor(p.numpy().copy(), requires_grad=True) for p in model.parameters()]
     assert tg.gradcheck(_mlp_loss(model, x, labels), *params)
 
 
@@ -303,7 +305,8 @@ def test_gradcheck_of_the_mlp_catches_a_wrong_gradient():
     def detached_bias_loss(w1, b1, w2, b2):  # b1 is used as a constant: its gradient is lost
         return loss(w1, Tensor(b1.data), w2, b2)
 
-    params = [Tensor(p.data.copy(), requires_grad=True) for p in model.parameters()]
-    params[1].data[...] = rng.standard_normal(5)
+    params = [Tensor(p.numpy().copy(), requires_grad=True) for p in model.parameters()]
+    with tg.no_grad():
+        params[1][...] = rng.standard_normal(5)
     with pytest.raises(tg.GradcheckError, match="input 1"):
         tg.gradcheck(detached_bias_loss, *params)

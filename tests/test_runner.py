@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -20,9 +21,11 @@ from models.progress import ProgressBar
 from models.runner import CHECKPOINT, METRICS, Interrupted, run_experiment
 from tinygrad_hw import checkpoint
 from tinygrad_hw.errors import ArgumentError, MissingDataError
+from tinygrad_hw.ops.devices import default_device, device_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING_KEYS = ("seconds", "eval_seconds")
+STRICT = "array_api_strict"  # the array API standard's strict library, on the CPU
 
 
 def quiet_run(name: str, out: Path, resume: bool = False, **overrides: object):
@@ -235,3 +238,39 @@ def test_jit_run_ends_with_the_eager_weights(tmp_path):
 def test_cli_run_takes_jit(tmp_path, capsys):
     assert cli.main(["run", "seed000", "--quick", "--jit", "--out", str(tmp_path)]) == 0
     assert (tmp_path / METRICS).exists()
+
+
+# ---------------------------------------------------------------------- --device
+def test_a_run_on_array_api_strict_trains_there_and_matches_the_numpy_run(tmp_path):
+    pytest.importorskip("array_api_strict")
+    before = default_device()
+    exp = registry.get("seed000")  # an MLP trained by Adam: parameters and moments to move
+    on_strict = run_experiment(
+        exp, {"epochs": 2}, True, tmp_path / "strict", stream=io.StringIO(), device=STRICT
+    )
+    assert default_device() == before  # the run's device was the default for the run only
+    assert {p.device for p in on_strict.model.parameters()} == {STRICT}
+    assert {device_of(m) for state in on_strict.optimizer.state for m in state.values()} == {STRICT}
+    assert on_strict.metrics["device"] == STRICT
+    losses = [row["train_loss"] for row in on_strict.metrics["epochs"]]
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < 0.9 * losses[0]  # it trains: 2.31 (untrained) -> 1.80 after 2 epochs
+    on_cpu = run_experiment(
+        exp, {"epochs": 2}, True, tmp_path / "cpu", stream=io.StringIO(), device="cpu"
+    )
+    assert on_cpu.metrics["device"] == "cpu"
+    # the same float32 maths on another array library: the same run, up to rounding
+    np.testing.assert_allclose(losses, [r["train_loss"] for r in on_cpu.metrics["epochs"]], 1e-5)
+    for a, b in zip(on_strict.model.parameters(), on_cpu.model.parameters(), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_cli_run_takes_device_and_writes_it_into_the_metrics(tmp_path):
+    pytest.importorskip("array_api_strict")
+    argv = ["run", "seed003", "--quick", "--steps", "40", "--set", "log_every=20"]
+    assert cli.main([*argv, "--device", STRICT, "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / METRICS).read_text())
+    assert metrics["device"] == STRICT and metrics["status"] == "complete"
+    losses = [row["train_loss"] for row in metrics["epochs"]]
+    assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < losses[0]

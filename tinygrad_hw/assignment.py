@@ -22,7 +22,8 @@ import numpy as np
 from tinygrad_hw import ops
 from tinygrad_hw.errors import BadIndexError, DTypeError, GraphError, ShapeError
 from tinygrad_hw.modes import enable_grad, is_grad_enabled
-from tinygrad_hw.recording import TensorBase, apply, new_tensor
+from tinygrad_hw.ops.devices import namespace_of
+from tinygrad_hw.recording import TensorBase, apply, lift_to_device, new_tensor
 from tinygrad_hw.tensor_methods import plain_index
 from tinygrad_hw.validation import to_array
 
@@ -69,8 +70,11 @@ def _value_for(x: Any, index: Any, value: Any) -> Any:
                 f"dtype {x.dtype} (its gradient would be lost)"
             )
         value = value.astype(x.dtype)  # in the graph: the gradient is cast back
-    else:
+    elif type(x.data) is np.ndarray:
         value = new_tensor(type(x), to_array(value).astype(x.dtype))
+    else:  # x on another device: the value goes there, as a constant operand's does
+        xp = namespace_of(x.data)
+        value = new_tensor(type(x), xp.astype(lift_to_device(value, x.data), x.dtype))
     while value.ndim > len(target) and value.shape[0] == 1:
         value = value.reshape(value.shape[1:])
     if value.ndim > len(target) or not _broadcasts(value.shape, target):

@@ -64,7 +64,7 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
     except TinygradHWError:
         raise
     except (TypeError, ValueError, IndexError) as error:  # numpy's refusals, renamed
-        raise explain_failure(primitive.name, arrays, error) from None
+        raise explain_failure(primitive.name, _as_numpy_shapes(xp, arrays), error) from None
     except MemoryError as error:
         shapes = ", ".join(str(a.shape) for a in arrays)
         raise SizeError(
@@ -75,6 +75,14 @@ def apply(primitive: Primitive, *operands: Any, **params: Any) -> Any:
     if primitive.residuals:
         result, residuals = result
     return record(primitive, result, tensors, arrays, params, residuals, xp)
+
+
+def _as_numpy_shapes(xp: ArrayNamespace, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+    """For an error message: arrays of another library as numpy stand-ins of their shape and
+    dtype (0-d arrays broadcast, no copy), so the message names numpy's dtypes everywhere."""
+    if xp is NUMPY:
+        return arrays
+    return tuple(np.broadcast_to(np.empty((), xp.numpy_dtype(a.dtype)), a.shape) for a in arrays)
 
 
 def record(

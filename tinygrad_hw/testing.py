@@ -29,7 +29,7 @@ from hypothesis.extra import numpy as hnp
 from tinygrad_hw.errors import GradcheckError
 from tinygrad_hw.gradcheck import gradcheck, gradgradcheck
 from tinygrad_hw.gradients import grad
-from tinygrad_hw.ops.devices import to_host
+from tinygrad_hw.ops.devices import to_device, to_host
 from tinygrad_hw.ops.primitive import Primitive
 from tinygrad_hw.recording import apply
 from tinygrad_hw.tensor import Tensor
@@ -281,7 +281,7 @@ def assert_vjp_matches_finite_differences(
     if data is not None:
         seed = data.draw(seeds(), label="cotangent seed")
     tensors = [Tensor(x, requires_grad=True) for x in inputs]
-    kwargs = params or {}
+    kwargs = _on_device_of(tensors, params or {})
     _check_orders(lambda *ts: apply(primitive, *ts, **kwargs), tensors, order, seed, atol, rtol)
 
 
@@ -291,16 +291,28 @@ def evaluate_primitive(
     """``(out, (vjp_0(cotangent), vjp_1(cotangent), ...))`` of a primitive on float arrays,
     through ``apply`` and ``tinygrad_hw.grad``; without a cotangent the vjps are not run.
 
+    The inputs go to the default device (``tinygrad_hw.set_default_device``) and the results
+    come back as numpy arrays, so they can be compared with a numpy oracle wherever it ran.
+
     Example: ``out, (dz,) = evaluate_primitive(ops.cross_entropy_labels, [z], 1.0,
     labels=y, reduction="mean")``.
     """
     tensors = [Tensor(x, requires_grad=True) for x in inputs]
-    out = apply(primitive, *tensors, **params)
+    out = apply(primitive, *tensors, **_on_device_of(tensors, params))
     if cotangent is None:
-        return out.data, ()
+        return to_host(out.data), ()
     seed = np.asarray(cotangent, dtype=out.dtype)
     grads = grad(out, tensors, grad_outputs=np.broadcast_to(seed, out.shape).copy())
-    return out.data, tuple(g.data for g in grads)
+    return to_host(out.data), tuple(to_host(g.data) for g in grads)
+
+
+def _on_device_of(tensors: list[Tensor], params: dict[str, Any]) -> dict[str, Any]:
+    """params with each numpy array in it (labels, an index) moved to the device of the
+    inputs, where the primitive indexes with it (as F.cross_entropy moves its labels)."""
+    if not tensors or type(tensors[0].data) is np.ndarray:
+        return params
+    device = tensors[0].device
+    return {k: to_device(v, device) if isinstance(v, np.ndarray) else v for k, v in params.items()}
 
 
 def _directional_derivative(

@@ -9,6 +9,7 @@ import numpy as np
 from tinygrad_hw.errors import BadIndexError, DTypeError
 from tinygrad_hw.nn.layers import Seed, as_generator, float_dtype
 from tinygrad_hw.nn.module import Module
+from tinygrad_hw.ops.devices import namespace_of, to_host
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
 
@@ -31,17 +32,22 @@ class Embedding(Module):
         self.weight = Tensor(table, requires_grad=True)
 
     def forward(self, indices: Any) -> Tensor:
-        index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
-        if index.dtype.kind not in "iu":
+        if isinstance(indices, Tensor):  # on any device; its dtype in numpy's terms
+            index, dtype = indices.data, indices.dtype
+        else:
+            index = np.asarray(indices)
+            dtype = index.dtype
+        if dtype.kind not in "iu":
             raise DTypeError(
-                f"{self!r}: indices must be integers, got dtype {index.dtype} "
+                f"{self!r}: indices must be integers, got dtype {dtype} "
                 "(cast with .astype(np.int64))"
             )
         bad = (index < 0) | (index >= self.num_embeddings)
-        if bad.any():
+        if bad.any() if type(bad) is np.ndarray else namespace_of(bad).any(bad):
+            host, bad = to_host(index), to_host(bad)  # the error names the first bad one
             where = np.unravel_index(np.argmax(bad), index.shape)
             raise BadIndexError(
-                f"{self!r}: index {index[where]} at position {tuple(int(i) for i in where)} is "
+                f"{self!r}: index {host[where]} at position {tuple(int(i) for i in where)} is "
                 f"out of range [0, {self.num_embeddings})"
             )
         return self.weight[index]

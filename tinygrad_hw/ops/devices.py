@@ -87,13 +87,14 @@ def namespace_for_device(device: str) -> ArrayNamespace:
     module_name = "cupy" if base == "cuda" else base
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except (ImportError, ValueError, TypeError):  # not installed, or not a module name
         hint = "install CuPy (pip install cupy-cuda12x) on a machine with an NVIDIA GPU"
         raise DeviceError(
             f"device {device!r} needs the module {module_name!r}, which is not installed"
             + (f": {hint}" if base == "cuda" else "")
         ) from None
-    if base != "cuda" and not hasattr(module.asarray(0), "__array_namespace__"):
+    asarray = getattr(module, "asarray", None)
+    if base != "cuda" and (asarray is None or not hasattr(asarray(0), "__array_namespace__")):
         raise DeviceError(f"device {device!r}: {module_name} does not follow the array API")
     return _namespace_for_module(module)
 

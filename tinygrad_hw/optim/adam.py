@@ -20,10 +20,17 @@ _SMALLEST_NORMAL = {
 }
 
 
+_DEVICE_SMALLEST_NORMAL: dict[np.dtype, float] = {}  # as Python floats, by numpy's dtype
+
+
 def _smallest_normal(xp: Any, dtype: Any) -> float:
-    """The smallest normal number of another library's dtype object, remembered."""
-    _SMALLEST_NORMAL[dtype] = float(xp.finfo(dtype).smallest_normal)
-    return _SMALLEST_NORMAL[dtype]
+    """The smallest normal number of another library's dtype object as a Python float (the
+    standard adds no numpy scalar to an array), remembered under its numpy twin: the keys
+    stay numpy's, as array-api-strict warns when its dtype objects are compared with numpy's."""
+    key = xp.numpy_dtype(dtype)
+    if key not in _DEVICE_SMALLEST_NORMAL:
+        _DEVICE_SMALLEST_NORMAL[key] = float(xp.finfo(dtype).smallest_normal)
+    return _DEVICE_SMALLEST_NORMAL[key]
 
 
 class Adam(Optimizer):
@@ -89,7 +96,8 @@ class Adam(Optimizer):
         return work
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        xp = NUMPY if type(w) is np.ndarray else namespace_of(w)
+        host = type(w) is np.ndarray
+        xp = NUMPY if host else namespace_of(w)
         work, tmp = self._scratch[i]
         m, v = self.state[i]["m"], self.state[i]["v"]
         t = self.updates[i]
@@ -103,7 +111,7 @@ class Adam(Optimizer):
         v += tmp  # v = beta2 v + (1 - beta2) d^2
         xp.sqrt(v, out=tmp)
         tmp /= math.sqrt(1.0 - self.beta2**t)
-        tiny = _SMALLEST_NORMAL.get(w.dtype) or _smallest_normal(xp, w.dtype)
+        tiny = _SMALLEST_NORMAL[w.dtype] if host else _smallest_normal(xp, w.dtype)
         tmp += max(self.eps, tiny)  # sqrt(v_hat) + eps, eps != 0
         xp.divide(m, tmp, out=tmp)
         tmp *= self._lr / (1.0 - self.beta1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
