@@ -150,6 +150,7 @@ STRICT_TEST_FILES = [
     "tests/test_nn_normalization.py",
     "tests/test_functional.py",
     "tests/test_optim.py",
+    "tests/test_setitem.py",
 ]
 
 

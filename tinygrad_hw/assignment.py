@@ -12,6 +12,11 @@ place, every saved array keeps the values its op was run on, so there is nothing
 (PyTorch needs version counters and an error at backward for that). The price, documented:
 a numpy view taken of x's array earlier (``x.numpy()``, the array of ``x.reshape(...)``)
 does not see the write, where PyTorch's views would.
+
+On a library that follows the array API standard only (array-api-strict), ``__setitem__``
+takes no integer array and no new axis: there the write goes through a bool mask of x's
+shape instead, the value broadcast to ``x[index]`` and reordered to the mask's order
+(``_as_mask_write``). numpy's data keeps numpy's own assignment.
 """
 
 import math
@@ -24,7 +29,7 @@ from tinygrad_hw.errors import BadIndexError, DTypeError, GraphError, ShapeError
 from tinygrad_hw.modes import enable_grad, is_grad_enabled
 from tinygrad_hw.ops.devices import namespace_of
 from tinygrad_hw.recording import TensorBase, apply, lift_to_device, new_tensor
-from tinygrad_hw.tensor_methods import plain_index
+from tinygrad_hw.tensor_methods import index_on_device, plain_index
 from tinygrad_hw.validation import to_array
 
 
@@ -39,9 +44,14 @@ def assign(x: Any, index: Any, value: Any) -> None:
             "under no_grad()"
         )
     index = plain_index(index)
+    host = type(x.data) is np.ndarray
+    if not host:  # the index as x's library takes it (host index arrays moved there)
+        index = _on_device(x, index)
     value = _value_for(x, index, value)
     if recording and value.requires_grad:
-        _refuse_repeated_positions(x.shape, index)
+        _refuse_repeated_positions(x, index)
+    if not host:
+        index, value = _as_mask_write(x, index, value)
     if not recording and not x.is_leaf:
         # under no_grad the value is a constant, but x's history must still lose the
         # written elements, or a later gradient would reach the overwritten ones
@@ -92,12 +102,53 @@ def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
         return False
 
 
-def _refuse_repeated_positions(shape: tuple[int, ...], index: Any) -> None:
+def _on_device(x: Any, index: Any) -> Any:
+    try:
+        return index_on_device(index, x.data)
+    except (IndexError, ValueError, TypeError) as error:
+        raise BadIndexError(
+            f"setitem: cannot index shape {x.shape} with {index!r:.80} ({error})"
+        ) from None
+
+
+def _refuse_repeated_positions(x: Any, index: Any) -> None:
     """numpy writes a repeated position once (which value lands is an accident of order):
     the other values would get a gradient for a write that did not happen."""
-    positions = np.arange(math.prod(shape)).reshape(shape)[index]
-    if positions.size != np.unique(positions).size:
+    shape = x.shape
+    if type(x.data) is np.ndarray:
+        positions = np.arange(math.prod(shape)).reshape(shape)[index]
+        repeated = positions.size != np.unique(positions).size
+    else:
+        xp = namespace_of(x.data)
+        positions = xp.reshape(xp.arange(math.prod(shape)), shape)[index]
+        repeated = positions.size != xp.unique_values(positions).size
+    if repeated:
         raise BadIndexError(
             f"setitem: the index writes some element of shape {shape} more than once; which "
             "value lands is not defined, so a value that requires grad cannot be written so"
         )
+
+
+def _as_mask_write(x: Any, index: Any, value: Any) -> tuple[Any, Any]:
+    """``x[index] = value`` as ``x[mask] = flat``, for a library whose ``__setitem__`` takes
+    the standard's keys only (no integer array, no new axis): ``mask`` marks the positions
+    the index writes, ``flat`` is the value broadcast to ``x[index]``, flattened and read in
+    the mask's (ascending) order. Of a position written more than once the last value is
+    kept, the one numpy's write leaves there. The value's gradient flows back through the
+    broadcast and the reordering, which are Tensor ops."""
+    xp = namespace_of(x.data)
+    size = math.prod(x.shape)
+    positions = xp.reshape(xp.arange(size), x.shape)[index]  # in the order they are written
+    target = positions.shape
+    positions = xp.reshape(positions, (-1,))
+    order = xp.argsort(positions, stable=True)  # among equal positions: the write order
+    ordered = xp.take(positions, order)
+    if ordered.shape[0] == 0:
+        return xp.zeros(x.shape, dtype=bool), value.broadcast_to(target).reshape(-1)
+    ones = xp.ones(1, dtype=bool)
+    last = xp.concat((ordered[1:] != ordered[:-1], ones))  # the last of each run
+    kept, source = ordered[last], order[last]
+    everywhere = xp.arange(size)
+    at = xp.minimum(xp.searchsorted(kept, everywhere), kept.shape[0] - 1)
+    mask = xp.reshape(xp.take(kept, at) == everywhere, x.shape)
+    return mask, value.broadcast_to(target).reshape(-1)[new_tensor(type(x), source)]
