@@ -151,6 +151,7 @@ STRICT_TEST_FILES = [
     "tests/test_functional.py",
     "tests/test_optim.py",
     "tests/test_setitem.py",
+    "tests/test_testing.py",
 ]
 
 

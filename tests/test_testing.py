@@ -9,6 +9,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_hw import GradcheckError, Tensor, ops
+from tinygrad_hw.ops.devices import default_device, to_device
 from tinygrad_hw.ops.primitive import primitive
 from tinygrad_hw.recording import apply
 from tinygrad_hw.testing import (
@@ -186,6 +187,7 @@ def test_assert_inner_product_identity_passes_a_right_jacobian_and_fails_a_trans
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 3))
     assert_inner_product_identity(lambda a, b: (a @ b).tanh(), a, b, seed=3)
 
+    b = to_device(b, default_device())  # the primitive's constant, on the inputs' device
     forgot_transpose = primitive("bad_matmul", lambda xp, t: t @ b, [lambda xp, g, out, t: g @ b])
 
     def transposed(t: Tensor) -> Tensor:  # t @ b with a vjp that forgot to transpose b
