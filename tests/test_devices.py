@@ -152,6 +152,8 @@ STRICT_TEST_FILES = [
     "tests/test_optim.py",
     "tests/test_setitem.py",
     "tests/test_testing.py",
+    "tests/test_higher_order.py",
+    "tests/test_torch_names.py",
 ]
 
 
