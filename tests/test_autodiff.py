@@ -108,9 +108,9 @@ def test_backward_with_an_upstream_gradient():
     x = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
     upstream = np.array([[1.0, -1.0], [0.5, 2.0]])
     (x * x).backward(upstream)
-    np.testing.assert_allclose(x.grad, 2 * x.data * upstream)
+    np.testing.assert_allclose(x.grad, 2 * x.numpy() * upstream)
     upstream[:] = 0  # the gradient does not alias the caller's array
-    np.testing.assert_allclose(x.grad, 2 * x.data * np.array([[1.0, -1.0], [0.5, 2.0]]))
+    np.testing.assert_allclose(x.grad, 2 * x.numpy() * np.array([[1.0, -1.0], [0.5, 2.0]]))
 
 
 def test_inputs_without_requires_grad_get_no_gradient():

@@ -154,6 +154,7 @@ STRICT_TEST_FILES = [
     "tests/test_testing.py",
     "tests/test_higher_order.py",
     "tests/test_torch_names.py",
+    "tests/test_autodiff.py",
 ]
 
 
