@@ -155,6 +155,7 @@ STRICT_TEST_FILES = [
     "tests/test_higher_order.py",
     "tests/test_torch_names.py",
     "tests/test_autodiff.py",
+    "tests/test_gradcheck.py",
 ]
 
 

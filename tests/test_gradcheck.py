@@ -12,13 +12,15 @@ import pytest
 
 import tinygrad_hw as tg
 from tinygrad_hw import Tensor
+from tinygrad_hw.ops.devices import default_device, to_device
 
 RNG = np.random.default_rng(1234)
 # A circulant matrix 0.5 I + 2 P + 0.3 P^2 (P the cyclic shift): not symmetric, yet every row
 # and every column sums to 2.8, so an all-ones cotangent cannot tell B from B^T; only a random
 # one can. The transposed-vjp fake below therefore tests that gradcheck's cotangent is random.
 SHIFT = np.roll(np.eye(3), 1, axis=1)
-B = 0.5 * np.eye(3) + 2.0 * SHIFT + 0.3 * SHIFT @ SHIFT
+# on the default device, as a primitive's operands must be (array-api-strict adds no numpy)
+B = to_device(0.5 * np.eye(3) + 2.0 * SHIFT + 0.3 * SHIFT @ SHIFT, default_device())
 
 
 BAD_NEG = tg.primitive("bad_neg", lambda xp, x: -x, [lambda xp, g, out, x: g])
@@ -70,6 +72,7 @@ def test_the_error_names_the_input_the_worst_element_and_both_values():
     bump = np.zeros((3, 4))
     bump[2, 1] = 5.0  # the worst element
     bump[0, 3] = 1.0  # also wrong, less so
+    bump = to_device(bump, default_device())
     with pytest.raises(tg.GradcheckError) as caught:
         tg.gradcheck(lambda a, b: _scaled_with_bumped_vjp(a, b, bump), a, b, seed=3)
     message = str(caught.value)
@@ -88,7 +91,8 @@ def test_the_error_names_the_input_the_worst_element_and_both_values():
 
 def test_a_non_tensor_output_is_a_clear_error():
     x = Tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(tg.DTypeError, match="must return a Tensor, got ndarray"):
+    got = type(x.data).__name__  # ndarray; Array on array-api-strict
+    with pytest.raises(tg.DTypeError, match=f"must return a Tensor, got {got}"):
         tg.gradcheck(lambda t: t.data * 2, x)
 
 
