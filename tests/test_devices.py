@@ -156,6 +156,7 @@ STRICT_TEST_FILES = [
     "tests/test_torch_names.py",
     "tests/test_autodiff.py",
     "tests/test_gradcheck.py",
+    "tests/test_tensor.py",
 ]
 
 
