@@ -157,6 +157,7 @@ STRICT_TEST_FILES = [
     "tests/test_autodiff.py",
     "tests/test_gradcheck.py",
     "tests/test_tensor.py",
+    "tests/test_hooks.py",
 ]
 
 

@@ -47,10 +47,11 @@ class GradientHooks:
 
     __slots__ = ("cls", "dtype", "entries", "node", "retained", "shape")
 
-    def __init__(self, node: Any, cls: type) -> None:
+    def __init__(self, node: Any, cls: type, dtype: np.dtype) -> None:
         self.node = node
         self.cls = cls  # the Tensor class (this module cannot import it: tensor.py imports us)
-        self.shape, self.dtype = node.shape, node.dtype
+        # numpy's dtype, as a Tensor's .dtype says it (node.dtype is the array library's own)
+        self.shape, self.dtype = node.shape, dtype
         self.entries: list[RemovableHandle] = []
         self.retained: weakref.ref | None = None
 
@@ -118,6 +119,6 @@ class GradientHooks:
         return result
 
 
-def hooks_of(node: Any, cls: type) -> GradientHooks:
-    """The node's hooks object, made on first use."""
-    return node.hooks if node.hooks is not None else GradientHooks(node, cls)
+def hooks_of(node: Any, cls: type, dtype: np.dtype) -> GradientHooks:
+    """The node's hooks object, made on first use (``dtype``: the tensor's, numpy's name)."""
+    return node.hooks if node.hooks is not None else GradientHooks(node, cls, dtype)

@@ -260,14 +260,14 @@ class Tensor(
         """
         if not callable(fn):
             raise DTypeError(f"register_hook: fn must be callable, got {type(fn).__name__}")
-        return hooks_of(self._graph_node("register_hook"), Tensor).add(fn)
+        return hooks_of(self._graph_node("register_hook"), Tensor, self.dtype).add(fn)
 
     def retain_grad(self) -> None:
         """Keep this result's gradient in ``.grad`` (accumulated across backward calls, as
         for a leaf; filled after every hook has run). On a leaf it changes nothing."""
         node = self._graph_node("retain_grad")
         if node.sink is None:
-            hooks = hooks_of(node, Tensor)
+            hooks = hooks_of(node, Tensor, self.dtype)
             hooks.retained = weakref.ref(self)
             node.hooks = hooks
 
