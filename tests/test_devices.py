@@ -158,6 +158,7 @@ STRICT_TEST_FILES = [
     "tests/test_gradcheck.py",
     "tests/test_tensor.py",
     "tests/test_hooks.py",
+    "tests/test_integer_inputs.py",
 ]
 
 

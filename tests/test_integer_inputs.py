@@ -74,11 +74,11 @@ def test_real_valued_ops_compute_integers_in_float64(method, dtype, data):
         return  # log of False is -inf either way; the promotion is checked by the others
     x = data.draw(integer_arrays(dtype, METHODS[method]))
     with np.errstate(all="ignore"):
-        got = getattr(Tensor(x), method)().data
-        want = getattr(Tensor(x.astype(np.float64)), method)().data
+        got = getattr(Tensor(x), method)()
+        want = getattr(Tensor(x.astype(np.float64)), method)()
     assert got.dtype == np.float64
     # the same float64 arithmetic on the same (exactly representable) values: equal bits
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64])
@@ -98,8 +98,9 @@ def test_exp_of_uint8_is_finite_and_exact_to_float64_rounding():
 def test_softmax_of_small_integers_is_float64_and_sums_to_one(dtype):
     x = np.array([[0, 1, 1, 0], [1, 1, 0, 0]], dtype)
     for fn in (lambda t: t.softmax(1), lambda t: t.softmax(-1)):
-        y = fn(Tensor(x)).data
+        y = fn(Tensor(x))
         assert y.dtype == np.float64
+        y = y.numpy()
         e = math.e
         np.testing.assert_allclose(y[0], np.array([1, e, e, 1]) / (2 + 2 * e), rtol=1e-15)
         np.testing.assert_allclose(y.sum(1), 1.0, rtol=1e-15)
@@ -115,6 +116,11 @@ def test_mnist_style_uint8_pixels_through_a_float_model_give_the_float_answer():
     assert w.grad is not None and np.isfinite(w.grad).all()
 
 
+@pytest.mark.skipif(
+    tg.default_device() == "array_api_strict",
+    reason="mixed integer and float operands: numpy's promotion, which the array API standard "
+    "leaves unspecified (array-api-strict's logaddexp refuses a uint8 beside a float32)",
+)
 def test_a_float_input_keeps_its_dtype_beside_an_integer_one():
     """Only all-integer inputs are promoted: float32 stays float32 (numpy's rule)."""
     a = Tensor(np.array([1.0, 2.0], np.float32))
