@@ -8,6 +8,7 @@ Images stay tiny (N <= 2, C <= 3, sides <= 6, kernels <= 3) so finite difference
 second-order checks use one image of sides <= 4.
 """
 
+import contextlib
 import math
 import re
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 import tinygrad_hw as tg
 from tinygrad_hw import ArgumentError, DTypeError, ShapeError, Tensor, ops
 from tinygrad_hw.nn import functional as F
+from tinygrad_hw.nn import functional_conv
 from tinygrad_hw.ops import conv as conv_ops
 from tinygrad_hw.ops.devices import to_host
 from tinygrad_hw.testing import (
@@ -121,11 +123,29 @@ def _draw_conv(data, **limits):
 
 
 # --------------------------------------------------------------------------- convolution
+# Tiny images take the rows layout (one GEMM); columns_from=0 sends them through the
+# per-image columns layout that large ones take (functional_conv.COLUMNS_FROM)
+LAYOUTS, LAYOUT_IDS = [functional_conv.COLUMNS_FROM, 0], ["rows", "columns"]
+
+
+@contextlib.contextmanager
+def _layout(columns_from):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(functional_conv, "COLUMNS_FROM", columns_from)
+        yield
+
+
 @pytest.mark.parametrize(
     ("d", "conv", "oracle"), [(1, F.conv1d, direct_conv1d), (2, F.conv2d, direct_conv2d)]
 )
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_matches_the_direct_definition(d, conv, oracle, data):
+def test_conv_matches_the_direct_definition(d, conv, oracle, columns_from, data):
+    with _layout(columns_from):
+        _check_conv_against_the_direct_definition(d, conv, oracle, data)
+
+
+def _check_conv_against_the_direct_definition(d, conv, oracle, data):
     x, w, b, args = _draw_conv(data, d=d)
     expected = oracle(x, w, b, **args)
     np.testing.assert_allclose(conv(x, w, b, **args).data, expected, rtol=1e-12, atol=1e-12)
@@ -141,21 +161,27 @@ def test_conv_matches_the_direct_definition(d, conv, oracle, data):
 
 
 @pytest.mark.parametrize(("d", "conv"), [(1, F.conv1d), (2, F.conv2d)])
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_first_derivatives_match_finite_differences(d, conv, data):
+def test_conv_first_derivatives_match_finite_differences(d, conv, columns_from, data):
     x, w, b, args = _draw_conv(data, d=d, max_side=5)
     inputs = (x, w) if b is None else (x, w, b)
-    assert_grad_close(lambda *t: conv(*t, **args), *inputs, seed=data.draw(seeds()))
+    with _layout(columns_from):
+        assert_grad_close(lambda *t: conv(*t, **args), *inputs, seed=data.draw(seeds()))
 
 
 @pytest.mark.parametrize(("d", "conv"), [(1, F.conv1d), (2, F.conv2d)])
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_second_derivatives_match_finite_differences(d, conv, data):
+def test_conv_second_derivatives_match_finite_differences(d, conv, columns_from, data):
     """The square makes every second derivative (x-x, x-w, w-w) nonzero; the recorded
     backward runs fold and unfold on Tensors."""
     x, w, b, args = _draw_conv(data, d=d, max_batch=1, max_side=4)
     inputs = (x, w) if b is None else (x, w, b)
-    assert_grad_close(lambda *t: conv(*t, **args) ** 2, *inputs, seed=data.draw(seeds()), order=2)
+    with _layout(columns_from):
+        assert_grad_close(
+            lambda *t: conv(*t, **args) ** 2, *inputs, seed=data.draw(seeds()), order=2
+        )
 
 
 @given(data=st.data())

@@ -58,6 +58,26 @@ fold = primitive(
 )
 
 
+def _conv_gemm_forward(xp, w, cols, b):
+    """W (O, D) @ cols (N, D, P) + b: (N, O, P), one GEMM per image and the bias added in
+    place (no second (N, O, P) array), like ops.linear for a convolution's columns."""
+    out = w @ cols
+    out += xp.reshape(b, (b.shape[0], 1))
+    return out
+
+
+conv_gemm = primitive(
+    "conv_gemm",
+    _conv_gemm_forward,
+    [
+        # dW = sum over images of g cols^T, dcols = W^T g, db = g summed over images and pixels
+        lambda xp, g, out, w, cols, b: xp.sum(g @ xp.matrix_transpose(cols), axis=0),
+        lambda xp, g, out, w, cols, b: xp.matrix_transpose(w) @ g,
+        lambda xp, g, out, w, cols, b: xp.sum(g, axis=(0, 2)),
+    ],
+)
+
+
 def _window_axes(kernel: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(range(-len(kernel), 0))
 
