@@ -10,13 +10,17 @@ A convolution (a cross-correlation, as in every deep-learning library) is built 
 primitives, so its gradients of every order come from theirs:
 
     windows = unfold(x)                          (N, C, *out, *kernel), a strided view
-    rows    = windows as (N * out, C * kernel)   the one copy (im2col)
-    y       = rows @ W^T + b                     ONE matrix product: ops.linear
-    y       as (N, O, *out)                      a transposed view, no copy
+    cols    = windows as (N, C * kernel, out)    the one copy (im2col), rows of x read whole
+    y       = W (O, C * kernel) @ cols + b       one GEMM per image, the bias added in place
+                                                 (ops.conv.conv_gemm): (N, O, out), NCHW
 
-Its backward is then two matrix products (dW = g^T rows, d rows = g W) and a fold (col2im:
-one strided += per kernel offset). With groups G the channels split into G blocks and the
-product is a batched matmul over the G blocks. Dilation and stride live in unfold's strides.
+Its backward is then two matrix products (dW = sum_n g cols^T, d cols = W^T g) and a fold
+(col2im: one strided += per kernel offset). Tiny convolutions (below ``COLUMNS_FROM``) and
+those with one output pixel per image use rows instead, (N * out, C * kernel) @ W^T + b in
+ONE GEMM (ops.linear), whose (N, out, O) result is a transposed view of NCHW: fewer
+instructions where the copies are small. With groups G the channels split into G blocks
+and the product is a batched matmul over the G blocks. Dilation and stride live in unfold's
+strides.
 
 Inputs and weights of different float dtypes follow the library's rule for binary ops
 (numpy's promotion: float32 with float64 gives float64; each gradient comes back in its
@@ -174,7 +178,8 @@ def convolve(
     dilation: Sizes,
     groups: int,
 ) -> Tensor:
-    """The convolution of checked operands: unfold, one (batched over groups) matmul."""
+    """The convolution of checked operands: unfold, then one GEMM of rows, one per image of
+    columns (large inputs), or one per group (see the module docstring)."""
     d = w.ndim - 2
     n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
     windows = apply(
