@@ -8,6 +8,7 @@ Images stay tiny (N <= 2, C <= 3, sides <= 6, kernels <= 3) so finite difference
 second-order checks use one image of sides <= 4.
 """
 
+import contextlib
 import math
 import re
 
@@ -19,6 +20,9 @@ from hypothesis import strategies as st
 import tinygrad_hw as tg
 from tinygrad_hw import ArgumentError, DTypeError, ShapeError, Tensor, ops
 from tinygrad_hw.nn import functional as F
+from tinygrad_hw.nn import functional_conv
+from tinygrad_hw.ops import conv as conv_ops
+from tinygrad_hw.ops.devices import to_host
 from tinygrad_hw.testing import (
     arrays,
     arrays_with_unique_extrema,
@@ -119,11 +123,29 @@ def _draw_conv(data, **limits):
 
 
 # --------------------------------------------------------------------------- convolution
+# Tiny images take the rows layout (one GEMM); columns_from=0 sends them through the
+# per-image columns layout that large ones take (functional_conv.COLUMNS_FROM)
+LAYOUTS, LAYOUT_IDS = [functional_conv.COLUMNS_FROM, 0], ["rows", "columns"]
+
+
+@contextlib.contextmanager
+def _layout(columns_from):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(functional_conv, "COLUMNS_FROM", columns_from)
+        yield
+
+
 @pytest.mark.parametrize(
     ("d", "conv", "oracle"), [(1, F.conv1d, direct_conv1d), (2, F.conv2d, direct_conv2d)]
 )
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_matches_the_direct_definition(d, conv, oracle, data):
+def test_conv_matches_the_direct_definition(d, conv, oracle, columns_from, data):
+    with _layout(columns_from):
+        _check_conv_against_the_direct_definition(d, conv, oracle, data)
+
+
+def _check_conv_against_the_direct_definition(d, conv, oracle, data):
     x, w, b, args = _draw_conv(data, d=d)
     expected = oracle(x, w, b, **args)
     np.testing.assert_allclose(conv(x, w, b, **args).data, expected, rtol=1e-12, atol=1e-12)
@@ -139,21 +161,27 @@ def test_conv_matches_the_direct_definition(d, conv, oracle, data):
 
 
 @pytest.mark.parametrize(("d", "conv"), [(1, F.conv1d), (2, F.conv2d)])
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_first_derivatives_match_finite_differences(d, conv, data):
+def test_conv_first_derivatives_match_finite_differences(d, conv, columns_from, data):
     x, w, b, args = _draw_conv(data, d=d, max_side=5)
     inputs = (x, w) if b is None else (x, w, b)
-    assert_grad_close(lambda *t: conv(*t, **args), *inputs, seed=data.draw(seeds()))
+    with _layout(columns_from):
+        assert_grad_close(lambda *t: conv(*t, **args), *inputs, seed=data.draw(seeds()))
 
 
 @pytest.mark.parametrize(("d", "conv"), [(1, F.conv1d), (2, F.conv2d)])
+@pytest.mark.parametrize("columns_from", LAYOUTS, ids=LAYOUT_IDS)
 @given(data=st.data())
-def test_conv_second_derivatives_match_finite_differences(d, conv, data):
+def test_conv_second_derivatives_match_finite_differences(d, conv, columns_from, data):
     """The square makes every second derivative (x-x, x-w, w-w) nonzero; the recorded
     backward runs fold and unfold on Tensors."""
     x, w, b, args = _draw_conv(data, d=d, max_batch=1, max_side=4)
     inputs = (x, w) if b is None else (x, w, b)
-    assert_grad_close(lambda *t: conv(*t, **args) ** 2, *inputs, seed=data.draw(seeds()), order=2)
+    with _layout(columns_from):
+        assert_grad_close(
+            lambda *t: conv(*t, **args) ** 2, *inputs, seed=data.draw(seeds()), order=2
+        )
 
 
 @given(data=st.data())
@@ -273,6 +301,83 @@ def test_max_pool_splits_the_gradient_evenly_between_tied_maxima():
     y = Tensor(np.array([[[0.0, 5.0, 1.0]]]), requires_grad=True)  # (C, H, W) = (1, 1, 3)
     F.max_pool2d(y, (1, 2), stride=1).backward(np.array([[[2.0, -0.5]]]))
     np.testing.assert_allclose(y.grad, [[[0.0, 1.5, 0.0]]])
+
+
+@st.composite
+def tile_cases(draw, max_side=7):
+    """(x shape, kernel) for stride = kernel without padding: sides mostly multiples of the
+    kernel (the windows tile the input: max_pool's reshape path), sometimes not (the last
+    rows or columns then fit no window: the general path)."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    spatial = tuple(
+        k * draw(st.integers(1, max_side // k))
+        + (draw(st.integers(0, k - 1)) if draw(st.integers(0, 3)) == 0 else 0)
+        for k in kernel
+    )
+    lead = draw(st.sampled_from([(1, 1), (2, 1), (1, 2), (2,)]))
+    return (*lead, *spatial), kernel
+
+
+def _pool_case(data, max_side=6):
+    """Tiles (the pool's reshape path) half the time, any other pool case otherwise."""
+    if data.draw(st.booleans()):
+        shape, kernel = data.draw(tile_cases(max_side=max_side))
+        return shape, kernel, kernel, (0, 0)
+    return data.draw(pool_cases(max_side=max_side))
+
+
+def direct_max_pool2d_grad(x, g, kernel, stride, padding):
+    """The gradient of max_pool2d at x for cotangent g, one window at a time: each window's
+    g split evenly among the positions holding its maximum (the documented tie rule)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    h, w = x.shape[-2:]
+    padded = np.full((*x.shape[:-2], h + 2 * ph, w + 2 * pw), -np.inf)
+    padded[..., ph : ph + h, pw : pw + w] = x
+    grad = np.zeros(padded.shape)
+    for lead in np.ndindex(*x.shape[:-2]):
+        for i, j in np.ndindex(*g.shape[-2:]):
+            rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+            window = padded[lead][rows, cols]
+            hits = window == window.max()
+            grad[lead][rows, cols] += hits * g[lead][i, j] / hits.sum()
+    return grad[..., ph : ph + h, pw : pw + w]
+
+
+@pytest.mark.parametrize("loop_from", [conv_ops.LOOP_FROM, 0], ids=["default", "loop"])
+@given(data=st.data())
+def test_max_pool_with_ties_matches_the_direct_definition(loop_from, data):
+    """Values from {-1, 0, 1} (ties in most windows, as after a ReLU), tiles half the time:
+    the values and the even split of the gradient, in float64 and float32. Tiny images
+    reduce by numpy's reduction; loop_from=0 sends them through the loop over kernel
+    offsets that large images take."""
+    shape, kernel, stride, padding = _pool_case(data, max_side=7)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_ops, "LOOP_FROM", loop_from)
+        _check_max_pool_against_the_direct_definition(data, shape, kernel, stride, padding)
+
+
+def _check_max_pool_against_the_direct_definition(data, shape, kernel, stride, padding):
+    x = data.draw(arrays(shape, elements=st.sampled_from([-1.0, 0.0, 1.0])))
+    out = F.max_pool2d(x, kernel, stride, padding)
+    expected = direct_pool2d(x, kernel, stride, padding, np.max, -np.inf)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    g = np.random.default_rng(data.draw(seeds())).standard_normal(out.shape)
+    want = direct_max_pool2d_grad(x, g, kernel, stride, padding)
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-6)):
+        xt = Tensor(x.astype(dtype), requires_grad=True)
+        F.max_pool2d(xt, kernel, stride, padding).backward(g.astype(dtype))
+        grad = to_host(xt.grad)  # numpy's array, on any backend
+        assert grad.dtype == dtype
+        np.testing.assert_allclose(grad, want, rtol=rtol, atol=rtol)
+
+
+@given(data=st.data())
+def test_max_pool_of_tiles_first_and_second_derivatives_match_finite_differences(data):
+    """The reshape path (stride = kernel, no padding) on unique extrema, as the test above
+    does for all pool cases; the square sends the second derivative through the vjp."""
+    shape, kernel = data.draw(tile_cases(max_side=5))
+    x = data.draw(arrays_with_unique_extrema(shape))
+    assert_grad_close(lambda t: F.max_pool2d(t, kernel) ** 2, x, seed=data.draw(seeds()), order=2)
 
 
 def test_avg_pool_counts_the_zero_padding():

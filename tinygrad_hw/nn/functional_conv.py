@@ -10,13 +10,17 @@ A convolution (a cross-correlation, as in every deep-learning library) is built 
 primitives, so its gradients of every order come from theirs:
 
     windows = unfold(x)                          (N, C, *out, *kernel), a strided view
-    rows    = windows as (N * out, C * kernel)   the one copy (im2col)
-    y       = rows @ W^T + b                     ONE matrix product: ops.linear
-    y       as (N, O, *out)                      a transposed view, no copy
+    cols    = windows as (N, C * kernel, out)    the one copy (im2col), rows of x read whole
+    y       = W (O, C * kernel) @ cols + b       one GEMM per image, the bias added in place
+                                                 (ops.conv.conv_gemm): (N, O, out), NCHW
 
-Its backward is then two matrix products (dW = g^T rows, d rows = g W) and a fold (col2im:
-one strided += per kernel offset). With groups G the channels split into G blocks and the
-product is a batched matmul over the G blocks. Dilation and stride live in unfold's strides.
+Its backward is then two matrix products (dW = sum_n g cols^T, d cols = W^T g) and a fold
+(col2im: one strided += per kernel offset). Tiny convolutions (below ``COLUMNS_FROM``) and
+those with one output pixel per image use rows instead, (N * out, C * kernel) @ W^T + b in
+ONE GEMM (ops.linear), whose (N, out, O) result is a transposed view of NCHW: fewer
+instructions where the copies are small. With groups G the channels split into G blocks
+and the product is a batched matmul over the G blocks. Dilation and stride live in unfold's
+strides.
 
 Inputs and weights of different float dtypes follow the library's rule for binary ops
 (numpy's promotion: float32 with float64 gives float64; each gradient comes back in its
@@ -31,6 +35,7 @@ from typing import Any
 
 from tinygrad_hw import ops
 from tinygrad_hw.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_hw.ops.conv import conv_gemm
 from tinygrad_hw.recording import apply, lift_all
 from tinygrad_hw.tensor import Tensor
 from tinygrad_hw.validation import positive_int
@@ -157,6 +162,13 @@ def _convolution(
     return apply(ops.reshape, y, shape=y.shape[1:]) if unbatched else y
 
 
+# im2col elements (N * out * C / groups * kernel) from which a convolution lays its columns
+# out per image, (N, C * kernel, out), for N GEMMs whose results are NCHW already: its copies
+# read and write whole rows (2-3 times faster at LeNet's sizes); below, one GEMM of rows
+# (N * out, C * kernel) costs fewer instructions
+COLUMNS_FROM = 1 << 16
+
+
 def convolve(
     x: Tensor,
     w: Tensor,
@@ -166,7 +178,8 @@ def convolve(
     dilation: Sizes,
     groups: int,
 ) -> Tensor:
-    """The convolution of checked operands: unfold, one (batched over groups) matmul."""
+    """The convolution of checked operands: unfold, then one GEMM of rows, one per image of
+    columns (large inputs), or one per group (see the module docstring)."""
     d = w.ndim - 2
     n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
     windows = apply(
@@ -175,8 +188,10 @@ def convolve(
     out = windows.shape[2 : 2 + d]
     spatial_axes, kernel_axes = tuple(range(2, 2 + d)), tuple(range(2 + d, 2 + 2 * d))
     rows, depth = n * math.prod(out), w.size // o  # depth = C / groups * prod(kernel)
-    if groups == 1:
-        # rows (N * out, C * kernel): channels last, so each row is one receptive field
+    if groups == 1 and (math.prod(out) == 1 or rows * depth < COLUMNS_FROM):
+        # small, or one output pixel per image: rows (N * out, C * kernel), one receptive
+        # field each, in ONE GEMM (fewer instructions than N small ones); (N, out, O) is
+        # then a transposed view of NCHW (already NCHW for one pixel)
         cols = _reshape(_transpose(windows, (0, *spatial_axes, 1, *kernel_axes)), (rows, depth))
         weight = _transpose(_reshape(w, (o, depth)), (1, 0))
         if b is not None and x.dtype == w.dtype == b.dtype:
@@ -184,6 +199,18 @@ def convolve(
         else:
             y = cols @ weight if b is None else cols @ weight + b
         return _transpose(_reshape(y, (n, *out, o)), (0, d + 1, *range(1, d + 1)))
+    if groups == 1:
+        # cols (N, C * kernel, out): each image's receptive fields as columns, so that
+        # W (O, C * kernel) @ cols is (N, O, out), already NCHW: the im2col copy reads x
+        # along its rows (long inner loops) and the fold of d cols reads whole rows too
+        cols = _transpose(windows, (0, 1, *kernel_axes, *spatial_axes))
+        cols = _reshape(cols, (n, depth, math.prod(out)))
+        weight = _reshape(w, (o, depth))
+        if b is not None and x.dtype == w.dtype == b.dtype:
+            y = apply(conv_gemm, weight, cols, b)  # one node, the bias added in place
+        else:  # one GEMM per image (numpy's batched matmul), mixed dtypes promoted
+            y = weight @ cols if b is None else weight @ cols + _reshape(b, (o, 1))
+        return _reshape(y, (n, o, *out))
     g, c = groups, x.shape[1]
     grouped = _reshape(windows, (n, g, c // g, *out, *kernel))
     by_group = (1, 0, *(a + 1 for a in spatial_axes), 2, *(a + 1 for a in kernel_axes))

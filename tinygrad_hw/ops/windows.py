@@ -23,6 +23,7 @@ them as ``xp.unfold`` and ``xp.fold``; their differentiable twins are in
 ``tinygrad_hw.functions``.
 """
 
+import functools
 import itertools
 from typing import Any
 
@@ -87,25 +88,47 @@ def fold(
     dilation: Sizes,
 ) -> np.ndarray:
     """The adjoint of ``unfold`` onto an input of trailing shape ``spatial``: each window
-    added back where it was read, the padding dropped (a view of the padded sum)."""
+    added back where it was read, what it read of the padding dropped. The sum is built in
+    a fresh array of the input's shape (each offset's slice clipped to the input), not in a
+    padded one: no padded allocation, and no copy when it becomes a leaf's ``.grad``."""
     d = len(kernel)
     lead, counts = windows.shape[: -2 * d], windows.shape[-2 * d : -d]
-    padded = np.zeros(
-        lead + tuple(n + 2 * p for n, p in zip(spatial, padding, strict=True)), windows.dtype
-    )
+    out = np.zeros(lead + tuple(spatial), windows.dtype)
+    for target, source in _fold_plan(tuple(spatial), counts, kernel, stride, padding, dilation):
+        view = out[target]
+        view += windows[source]  # a view: adds in place, no write-back copy
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _fold_plan(
+    spatial: Sizes, counts: Sizes, kernel: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes
+) -> tuple[tuple[tuple, tuple], ...]:
+    """(index into the input, index into the windows) for each kernel offset that reads
+    some of the input: computed once per shape (a layer's every step reuses it)."""
+    plan = []
     for offset in itertools.product(*(range(k) for k in kernel)):
-        # the positions read at this offset: j r, j r + s, ..., j r + (m - 1) s
-        target = padded[
-            (
-                Ellipsis,
-                *(
-                    slice(j * r, j * r + (m - 1) * s + 1, s)
-                    for j, r, m, s in zip(offset, dilation, counts, stride, strict=True)
-                ),
+        clipped = [
+            _clip(n, m, j * r - p, s)
+            for n, m, j, r, p, s in zip(
+                spatial, counts, offset, dilation, padding, stride, strict=True
             )
         ]
-        target += windows[(Ellipsis, *offset)]  # a view: adds in place, no write-back copy
-    return padded[_interior(spatial, padding)] if any(padding) else padded
+        if all(c is not None for c in clipped):  # else this offset reads only padding
+            target = (Ellipsis, *(t for t, _ in clipped))
+            plan.append((target, (Ellipsis, *(w for _, w in clipped), *offset)))
+    return tuple(plan)
+
+
+def _clip(n: int, m: int, start: int, s: int) -> tuple[slice, slice] | None:
+    """For the m positions start, start + s, ..., start + (m - 1) s read along an axis of
+    n elements (start < 0 or past n - 1: in the padding): the slice of those inside
+    [0, n) and the slice of the windows that read them; None when none is inside."""
+    first = max(0, -(start // s) if start < 0 else 0)  # the first o with start + o s >= 0
+    last = min(m - 1, (n - 1 - start) // s)  # the last o with start + o s <= n - 1
+    if first > last:
+        return None
+    return slice(start + first * s, start + last * s + 1, s), slice(first, last + 1)
 
 
 # ---------------------------------------------------------------- any array-API library
