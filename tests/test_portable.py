@@ -1,4 +1,5 @@
-"""The numpy functions written with the array API standard alone (ops.portable, ops.indexing)
+"""The numpy functions written with the array API standard alone (ops.portable, ops.indexing,
+the windows of ops.windows)
 give numpy's own results: each is run on numpy's namespace (numpy 2 has the standard's names)
 and on array-api-strict's, and compared with the numpy function it stands in for, exactly
 (the same arithmetic) or, for einsum's other summation order, to float64 rounding."""
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from tinygrad_hw.ops import indexing, portable
+from tinygrad_hw.ops import indexing, portable, windows
 
 strict = pytest.importorskip("array_api_strict")
 BACKENDS = [np, strict]
@@ -139,3 +140,36 @@ def test_standard_index_handles_masks_new_axes_and_0d_arrays_on_strict(index):
     moved = tuple(strict.asarray(i) if isinstance(i, np.ndarray) else i for i in index)
     got = _host(strict.asarray(x)[indexing.standard_index(strict, moved, SHAPE)])
     np.testing.assert_array_equal(got, x[index])
+
+
+@st.composite
+def _window_cases(draw):
+    """(x shape, kernel, stride, padding, dilation) over 1 or 2 trailing axes, >= 1 window."""
+    d = draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(d))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(d))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(d))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(d))
+    spatial = tuple(
+        draw(st.integers(max(1, r * (k - 1) + 1 - 2 * p), 7))
+        for k, p, r in zip(kernel, padding, dilation, strict=True)
+    )
+    return (draw(st.integers(1, 2)), *spatial), kernel, stride, padding, dilation
+
+
+@pytest.mark.parametrize("xp", BACKENDS, ids=["numpy", "strict"])
+@given(case=_window_cases(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_unfold_and_fold_match_numpys_strided_versions(xp, case, seed):
+    shape, kernel, stride, padding, dilation = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    expected = windows.unfold(x, kernel, stride, padding, dilation, -1.5)
+    got = windows.unfold_portable(xp, _on(xp, x), kernel, stride, padding, dilation, -1.5)
+    np.testing.assert_array_equal(_host(got), expected)
+    cotangent = rng.standard_normal(expected.shape)
+    spatial = shape[1:]
+    expected = windows.fold(cotangent, spatial, kernel, stride, padding, dilation)
+    got = windows.fold_portable(xp, _on(xp, cotangent), spatial, kernel, stride, padding, dilation)
+    # the same additions in the same order (offset by offset): equal to the last bit
+    np.testing.assert_array_equal(_host(got), expected)

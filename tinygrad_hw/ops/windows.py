@@ -167,13 +167,11 @@ def fold_portable(
     xp: Any, windows: Any, spatial: Sizes, kernel: Sizes, stride: Sizes, padding: Sizes,
     dilation: Sizes,
 ) -> Any:  # fmt: skip
-    """``fold`` with array-API calls only: each offset's windows added into a strided slice."""
+    """``fold`` with array-API calls only: the same plan of clipped slices as ``fold``, each
+    offset's windows added into its strided slice of the input."""
     d = len(kernel)
     lead, counts = windows.shape[: -2 * d], windows.shape[-2 * d : -d]
-    padded = xp.zeros(
-        lead + tuple(n + 2 * p for n, p in zip(spatial, padding, strict=True)), dtype=windows.dtype
-    )
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        target = _offset_slices(offset, dilation, counts, stride)
-        padded[target] = padded[target] + windows[(Ellipsis, *offset)]
-    return padded[_interior(spatial, padding)] if any(padding) else padded
+    out = xp.zeros(lead + tuple(spatial), dtype=windows.dtype)
+    for target, source in _fold_plan(tuple(spatial), counts, kernel, stride, padding, dilation):
+        out[target] = out[target] + windows[source]
+    return out
