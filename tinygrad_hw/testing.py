@@ -321,7 +321,10 @@ def _directional_derivative(
     """J u = (f(x + eps u) - f(x - eps u)) / (2 eps), moving every input at once."""
 
     def shifted(sign: float) -> np.ndarray:
-        moved = (Tensor(x.numpy() + sign * eps * u) for x, u in zip(xs, us, strict=True))
+        moved = (
+            Tensor(x.numpy() + sign * eps * u, device=x.device)  # computed where x lives
+            for x, u in zip(xs, us, strict=True)
+        )
         return fn(*moved).numpy()  # on the host, whatever the device
 
     return (shifted(1.0) - shifted(-1.0)) / (2 * eps)
