@@ -1,5 +1,8 @@
 """Hypothesis profiles: 'ci' is derandomized (the same examples every run) so CI is
-deterministic; 'dev' explores more. CI=true selects 'ci'."""
+deterministic; 'dev' explores more. CI=true selects 'ci'. 'backend' is 'ci' with fewer
+examples, for the second run of the test files on another array library (tests/test_devices.py):
+that run proves the same code paths portable, while the numerics are proved by the numpy run's
+40 examples per property, so a quarter of them keeps CI short."""
 
 import os
 
@@ -10,6 +13,13 @@ settings.register_profile(
     derandomize=True,
     deadline=None,
     max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "backend",
+    derandomize=True,
+    deadline=None,
+    max_examples=10,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(

@@ -21,6 +21,7 @@ import tinygrad_hw as tg
 from tinygrad_hw import ArgumentError, DTypeError, ShapeError, Tensor, ops
 from tinygrad_hw.nn import functional as F
 from tinygrad_hw.nn import functional_conv
+from tinygrad_hw.ops.devices import to_host
 from tinygrad_hw.testing import (
     arrays,
     assert_grad_close,
@@ -125,7 +126,7 @@ def _check_conv_against_the_direct_definition(d, conv, oracle, data):
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-4)
     out.sum().backward()
-    assert all(t.grad.dtype == np.float32 for t in f32 if t is not None)
+    assert all(to_host(t.grad).dtype == np.float32 for t in f32 if t is not None)
 
 
 @pytest.mark.parametrize(("d", "conv"), [(1, F.conv1d), (2, F.conv2d)])
@@ -185,7 +186,7 @@ def test_conv2d_of_an_unbatched_image_is_the_batched_one():
     x, w = rng.standard_normal((3, 5, 5)), rng.standard_normal((2, 3, 3, 3))
     out = F.conv2d(x, w, padding=1)
     assert out.shape == (2, 5, 5)
-    np.testing.assert_allclose(out.data, F.conv2d(x[None], w, padding=1).data[0], rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), F.conv2d(x[None], w, padding=1).numpy()[0], rtol=1e-12)
 
 
 def test_conv2d_of_float32_and_float64_tensors_promotes_as_binary_ops_do():
@@ -198,7 +199,8 @@ def test_conv2d_of_float32_and_float64_tensors_promotes_as_binary_ops_do():
     out = F.conv2d(x, w, b)
     assert out.dtype == np.float64
     out.sum().backward()
-    assert (x.grad.dtype, w.grad.dtype, b.grad.dtype) == (np.float32, np.float64, np.float32)
+    grads = (x.grad, w.grad, b.grad)
+    assert tuple(to_host(g).dtype for g in grads) == (np.float32, np.float64, np.float32)
     assert F.conv2d(x, w.data).dtype == np.float32
     assert F.conv2d(x.data, w).dtype == np.float64
 
@@ -226,9 +228,10 @@ def test_fold_is_the_adjoint_of_unfold(data):
     other's vjp; and fold's vjp matches finite differences."""
     shape, kernel, stride, padding, dilation = data.draw(window_cases())
     x = data.draw(arrays(shape))
-    windows = tg.functions.unfold(x, kernel, stride, padding, dilation).data
+    windows = tg.functions.unfold(x, kernel, stride, padding, dilation).numpy()
     c = np.random.default_rng(data.draw(seeds())).standard_normal(windows.shape)
-    folded = tg.functions.fold(c, shape[-len(kernel) :], kernel, stride, padding, dilation).data
+    folded = tg.functions.fold(c, shape[-len(kernel) :], kernel, stride, padding, dilation)
+    folded = folded.numpy()
     assert folded.shape == x.shape
     np.testing.assert_allclose(np.sum(windows * c), np.sum(x * folded), rtol=1e-12, atol=1e-12)
     params = dict(spatial=shape[-len(kernel) :], kernel=kernel, stride=stride, padding=padding)
@@ -239,7 +242,7 @@ def test_fold_is_the_adjoint_of_unfold(data):
 
 def test_unfold_reads_the_dilated_strided_windows():
     x = np.arange(7.0).reshape(1, 7)
-    windows = tg.functions.unfold(x, (2,), (3,), (1,), (2,), fill=-1.0).data
+    windows = tg.functions.unfold(x, (2,), (3,), (1,), (2,), fill=-1.0).numpy()
     # padded: [-1, 0, 1, 2, 3, 4, 5, 6, -1]; windows start at 0, 3, 6 and read 2 apart
     np.testing.assert_array_equal(windows[0], [[-1.0, 1.0], [2.0, 4.0], [5.0, -1.0]])
 
