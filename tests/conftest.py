@@ -15,13 +15,7 @@ settings.register_profile(
     max_examples=40,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile(
-    "backend",
-    derandomize=True,
-    deadline=None,
-    max_examples=10,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+settings.register_profile("backend", parent=settings.get_profile("ci"), max_examples=10)
 settings.register_profile(
     "dev",
     deadline=None,
